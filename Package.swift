@@ -1,0 +1,54 @@
+// swift-tools-version:6.0
+// The package graph is the layer diagram: every target imports only the targets listed
+// below it. Metadata (SluiceMeta) and data (SluiceObject, SluiceChunk) never import each
+// other; SluiceVFS is the only layer that joins them; SluiceFUSE is a thin adapter over it.
+import PackageDescription
+
+let package = Package(
+    name: "Sluice",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "sluice", targets: ["sluice"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+    ],
+    targets: [
+        // C system libraries: headers and link flags only, no logic.
+        .systemLibrary(name: "CFUSE", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+
+        // Shared vocabulary: errno values, typed identifiers, sizes, slice references.
+        .target(name: "SluiceBase", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
+
+        // Metadata: the model, the transactional key-value engines, the POSIX metadata logic.
+        .target(name: "SluiceMeta", dependencies: ["SluiceBase", "CSQLite"]),
+
+        // Data: object stores, then the chunk/slice/block layout over them.
+        .target(name: "SluiceObject", dependencies: ["SluiceBase"]),
+        .target(name: "SluiceChunk", dependencies: ["SluiceBase", "SluiceObject"]),
+
+        // POSIX semantics over metadata + data.
+        .target(name: "SluiceVFS", dependencies: ["SluiceBase", "SluiceMeta", "SluiceObject", "SluiceChunk"]),
+
+        // Adapters.
+        .target(name: "SluiceFUSE", dependencies: ["SluiceBase", "SluiceVFS", "CFUSE"]),
+
+        // The command line.
+        .target(name: "SluiceCLI", dependencies: [
+            "SluiceBase", "SluiceMeta", "SluiceObject", "SluiceChunk", "SluiceVFS", "SluiceFUSE",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "sluice", dependencies: ["SluiceCLI"]),
+
+        // Shared conformance suites that every engine must pass.
+        .target(name: "SluiceTestSupport", dependencies: ["SluiceBase", "SluiceMeta", "SluiceObject"]),
+
+        .testTarget(name: "SluiceBaseTests", dependencies: ["SluiceBase"]),
+        .testTarget(name: "SluiceMetaTests", dependencies: ["SluiceMeta", "SluiceTestSupport"]),
+        .testTarget(name: "SluiceObjectTests", dependencies: ["SluiceObject", "SluiceTestSupport"]),
+        .testTarget(name: "SluiceChunkTests", dependencies: ["SluiceChunk", "SluiceObject"]),
+        .testTarget(name: "SluiceVFSTests", dependencies: ["SluiceVFS", "SluiceMeta", "SluiceObject", "SluiceChunk"]),
+    ]
+)

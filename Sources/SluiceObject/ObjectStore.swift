@@ -1,0 +1,36 @@
+import SluiceBase
+
+/// What a listing or a head request tells about one object.
+public struct ObjectInfo: Sendable, Hashable {
+    public var key: String
+    public var size: Int
+    public init(key: String, size: Int) {
+        self.key = key
+        self.size = size
+    }
+}
+
+/// An object store: immutable objects under string keys. Every call is idempotent, so a
+/// caller may retry any of them. Implementations are chosen by the `--storage` name
+/// (`file`, `mem`, later `s3`) through `ObjectStores.open`.
+///
+/// Errors: a missing object is `Errno.noSuchFileOrDirectory`; anything else the store could
+/// not do is an `EngineError` (or `Errno`) describing it.
+public protocol ObjectStore: AnyObject, Sendable {
+    /// Human-readable description, e.g. `file:///var/lib/sluice/`.
+    var description: String { get }
+    /// Bytes `offset ..< offset + length` of the object (to its end when `length` is nil).
+    /// Asking past the end returns the bytes that exist (possibly none).
+    func get(_ key: String, offset: Int, length: Int?) throws -> [UInt8]
+    /// Stores `data` under `key`, replacing any object there. Readers see either the old or the
+    /// whole new object, never a part.
+    func put(_ key: String, _ data: [UInt8]) throws
+    /// The object's size, or nil when it does not exist.
+    func head(_ key: String) throws -> ObjectInfo?
+    /// Removes the object; removing a missing object succeeds.
+    func delete(_ key: String) throws
+    /// Up to `limit` objects whose keys start with `prefix` and sort after `after`, ascending.
+    func list(prefix: String, after: String?, limit: Int) throws -> [ObjectInfo]
+    /// Makes the named objects durable (they survive a power loss) before returning.
+    func sync(_ keys: [String]) throws
+}

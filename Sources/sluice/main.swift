@@ -1,0 +1,2 @@
+import SluiceCLI
+SluiceCommand.main()

@@ -1,0 +1,2 @@
+import XCTest
+final class SluiceChunkTestsPlaceholder: XCTestCase { func testBuilds() {} }

@@ -1,0 +1,2 @@
+import XCTest
+final class SluiceMetaTestsPlaceholder: XCTestCase { func testBuilds() {} }

@@ -1,0 +1,2 @@
+import XCTest
+final class SluiceVFSTestsPlaceholder: XCTestCase { func testBuilds() {} }
