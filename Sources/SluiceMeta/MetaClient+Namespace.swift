@@ -1,0 +1,200 @@
+import SluiceBase
+
+/// What to create with `MetaClient.create`.
+public struct NewInode: Sendable {
+    public var type: FileType
+    public var permissions: FilePermissions
+    public var rdev: UInt32
+    /// The target of a symlink.
+    public var symlinkTarget: [UInt8]
+
+    public init(type: FileType, permissions: FilePermissions, rdev: UInt32 = 0, symlinkTarget: [UInt8] = []) {
+        self.type = type
+        self.permissions = permissions
+        self.rdev = rdev
+        self.symlinkTarget = symlinkTarget
+    }
+}
+
+/// Flags of rename(2)/renameat2(2).
+public struct RenameFlags: OptionSet, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+    /// RENAME_NOREPLACE: fail with EEXIST when the target exists.
+    public static let noReplace = RenameFlags(rawValue: 1)
+    /// RENAME_EXCHANGE: swap source and target atomically.
+    public static let exchange = RenameFlags(rawValue: 2)
+}
+
+extension MetaClient {
+    /// Creates a file, directory, symlink or special file named `name` in `parent`, owned by
+    /// the caller (with the directory's group when it is setgid).
+    public func create(_ parent: InodeNumber, _ name: [UInt8], _ new: NewInode, by caller: Caller)
+        throws -> (InodeNumber, InodeAttributes)
+    {
+        try Self.checkName(name)
+        if new.type == .symlink {
+            guard !new.symlinkTarget.isEmpty else { throw Errno.noSuchFileOrDirectory }
+            guard new.symlinkTarget.count <= Layout.maxSymlinkLength else { throw Errno.fileNameTooLong }
+        }
+        let ino = InodeNumber(try inodeIDs.next())
+        return try engine.write { tx in
+            var dir = try Self.directory(parent, in: tx)
+            // A directory removed while someone still stands in it takes no new entries.
+            guard dir.nlink > 0 else { throw Errno.noSuchFileOrDirectory }
+            let entryKey = MetaKeys.entry(parent, name)
+            guard try tx.get(entryKey) == nil else { throw Errno.fileExists }
+            let now = Timespec.now()
+            var perms = new.permissions
+            var gid = caller.gid
+            if dir.permissions.contains(.setGID) {
+                gid = dir.gid
+                if new.type == .directory { perms = FilePermissions(rawValue: perms.rawValue | FilePermissions.setGID.rawValue) }
+            }
+            var attr = InodeAttributes(type: new.type, permissions: perms, uid: caller.uid, gid: gid,
+                                       size: 0, nlink: 1, atime: now, mtime: now, ctime: now, rdev: new.rdev)
+            switch new.type {
+            case .directory:
+                attr.nlink = 2
+                attr.size = Layout.directorySize
+                attr.parent = parent
+                dir.nlink += 1
+            case .symlink:
+                attr.size = UInt64(new.symlinkTarget.count)
+                try tx.set(MetaKeys.symlink(ino), new.symlinkTarget)
+            default:
+                break
+            }
+            dir.mtime = now
+            dir.ctime = now
+            try Self.put(parent, dir, in: tx)
+            try Self.put(ino, attr, in: tx)
+            try tx.set(entryKey, MetaCoding.encodeEntry(ino, new.type))
+            try tx.increment(MetaKeys.totalInodes, by: 1)
+            if attr.size > 0 { try tx.increment(MetaKeys.usedSpace, by: Self.spaceOf(attr.size)) }
+            return (ino, attr)
+        }
+    }
+
+    /// The target of a symlink.
+    public func readlink(_ ino: InodeNumber) throws -> [UInt8] {
+        try engine.read { tx in
+            guard let target = try tx.get(MetaKeys.symlink(ino)) else {
+                let a = try Self.attr(ino, in: tx)
+                throw a.type == .symlink ? EngineError("symlink \(ino) has no target") : Errno.invalidArgument
+            }
+            return target
+        }
+    }
+
+    /// Adds the name `name` in `parent` for the existing inode `ino` (a hard link).
+    public func link(_ ino: InodeNumber, _ parent: InodeNumber, _ name: [UInt8]) throws -> InodeAttributes {
+        try Self.checkName(name)
+        return try engine.write { tx in
+            var attr = try Self.attr(ino, in: tx)
+            guard attr.type != .directory else { throw Errno.notPermitted }
+            guard attr.nlink > 0 else { throw Errno.noSuchFileOrDirectory }
+            var dir = try Self.directory(parent, in: tx)
+            guard dir.nlink > 0 else { throw Errno.noSuchFileOrDirectory }
+            let entryKey = MetaKeys.entry(parent, name)
+            guard try tx.get(entryKey) == nil else { throw Errno.fileExists }
+            guard attr.nlink < UInt32(Int32.max) else { throw Errno.tooManyLinks }
+            let now = Timespec.now()
+            attr.nlink += 1
+            attr.ctime = now
+            dir.mtime = now
+            dir.ctime = now
+            try tx.set(entryKey, MetaCoding.encodeEntry(ino, attr.type))
+            try Self.put(ino, attr, in: tx)
+            try Self.put(parent, dir, in: tx)
+            return attr
+        }
+    }
+
+    /// Removes the name `name` (not a directory) from `parent`. Returns the inode and its
+    /// attributes afterwards (nlink may be 0 when the file is still open somewhere).
+    @discardableResult
+    public func unlink(_ parent: InodeNumber, _ name: [UInt8]) throws -> (InodeNumber, InodeAttributes) {
+        try Self.checkName(name)
+        return try engine.write { tx in
+            var dir = try Self.directory(parent, in: tx)
+            let entryKey = MetaKeys.entry(parent, name)
+            guard let entry = try tx.get(entryKey) else { throw Errno.noSuchFileOrDirectory }
+            let (ino, type) = try MetaCoding.decodeEntry(entry)
+            guard type != .directory else { throw Errno.isDirectory }
+            let now = Timespec.now()
+            try tx.delete(entryKey)
+            dir.mtime = now
+            dir.ctime = now
+            try Self.put(parent, dir, in: tx)
+            let attr = try dropLink(ino, now: now, in: tx)
+            return (ino, attr)
+        }
+    }
+
+    /// Removes the empty directory `name` from `parent`.
+    public func rmdir(_ parent: InodeNumber, _ name: [UInt8]) throws {
+        try Self.checkName(name)
+        if name == [UInt8(ascii: ".")] { throw Errno.invalidArgument }
+        if name == [UInt8(ascii: "."), UInt8(ascii: ".")] { throw Errno.directoryNotEmpty }
+        try engine.write { tx in
+            var dir = try Self.directory(parent, in: tx)
+            let entryKey = MetaKeys.entry(parent, name)
+            guard let entry = try tx.get(entryKey) else { throw Errno.noSuchFileOrDirectory }
+            let (ino, type) = try MetaCoding.decodeEntry(entry)
+            guard type == .directory else { throw Errno.notDirectory }
+            guard try tx.scan(prefix: MetaKeys.entryPrefix(ino), after: nil, limit: 1).isEmpty else {
+                throw Errno.directoryNotEmpty
+            }
+            let now = Timespec.now()
+            try tx.delete(entryKey)
+            try removeInode(ino, size: Layout.directorySize, in: tx)
+            dir.nlink -= 1
+            dir.mtime = now
+            dir.ctime = now
+            try Self.put(parent, dir, in: tx)
+        }
+    }
+
+    /// Takes one link from `ino`; when none remain, the inode is deleted, unless this client
+    /// holds it open, in which case it lives on with nlink 0 until the last close.
+    func dropLink(_ ino: InodeNumber, now: Timespec, in tx: any KVTransaction) throws -> InodeAttributes {
+        var attr = try Self.attr(ino, in: tx)
+        attr.nlink = attr.nlink > 0 ? attr.nlink - 1 : 0
+        attr.ctime = now
+        if attr.nlink > 0 || isOpen(ino) {
+            try Self.put(ino, attr, in: tx)
+            if attr.nlink == 0 { try tx.set(MetaKeys.sustained(sessionID, ino), []) }
+        } else {
+            try removeInode(ino, size: attr.size, in: tx)
+        }
+        return attr
+    }
+
+    /// Deletes an inode with no names left: its attributes, symlink target and chunks; the
+    /// chunks' slices are queued for deletion of their objects.
+    func removeInode(_ ino: InodeNumber, size: UInt64, in tx: any KVTransaction) throws {
+        try tx.delete(MetaKeys.attr(ino))
+        try tx.delete(MetaKeys.symlink(ino))
+        try releaseChunks(of: ino, from: 0, in: tx)
+        try tx.increment(MetaKeys.totalInodes, by: -1)
+        if size > 0 { try tx.increment(MetaKeys.usedSpace, by: -Self.spaceOf(size)) }
+    }
+
+    /// Deletes the chunk records of `ino` with index >= `first`, queuing their slices.
+    func releaseChunks(of ino: InodeNumber, from first: UInt32, in tx: any KVTransaction) throws {
+        let prefix = MetaKeys.chunkPrefix(ino)
+        var after: [UInt8]? = first == 0 ? nil : MetaKeys.chunk(ino, first - 1)
+        while true {
+            let page = try tx.scan(prefix: prefix, after: after, limit: 256)
+            for pair in page {
+                for slice in try MetaCoding.decodeSlices(pair.value) where !slice.id.isHole {
+                    try tx.set(MetaKeys.pendingSlice(slice.id, size: slice.size), [])
+                }
+                try tx.delete(pair.key)
+            }
+            guard page.count == 256, let last = page.last else { break }
+            after = last.key
+        }
+    }
+}

@@ -1,0 +1,115 @@
+import SluiceBase
+
+/// The key layout of the metadata in any `KVEngine`. Integers are big-endian so that keys of
+/// one kind sort numerically and every per-inode record shares the prefix `A<inode>`:
+///
+/// | key                          | value                                   |
+/// |------------------------------|-----------------------------------------|
+/// | `S`                          | volume settings (JSON)                  |
+/// | `C<name>`                    | counter (8-byte big-endian signed)      |
+/// | `A<ino:8>I`                  | inode attributes (binary, see MetaCoding)|
+/// | `A<ino:8>D<name>`            | directory entry: type(1) inode(8)       |
+/// | `A<ino:8>C<index:4>`         | slice list of chunk `index` (24 bytes each) |
+/// | `A<ino:8>S`                  | symlink target                          |
+/// | `L<slice:8><size:4>`         | slice whose objects await deletion      |
+/// | `E<session:8>`               | session record (JSON)                   |
+/// | `O<session:8><ino:8>`        | inode unlinked while this session held it open |
+enum MetaKeys {
+    static let settings: [UInt8] = [UInt8(ascii: "S")]
+
+    static func counter(_ name: String) -> [UInt8] {
+        var w = ByteWriter(capacity: 1 + name.utf8.count)
+        w.u8(UInt8(ascii: "C"))
+        w.raw(name)
+        return w.bytes
+    }
+
+    static let nextInode = counter("nextInode")
+    static let nextSlice = counter("nextSlice")
+    static let nextSession = counter("nextSession")
+    static let usedSpace = counter("usedSpace")
+    static let totalInodes = counter("totalInodes")
+
+    static func inodePrefix(_ ino: InodeNumber) -> [UInt8] {
+        var w = ByteWriter(capacity: 9)
+        w.u8(UInt8(ascii: "A"))
+        w.u64(ino.rawValue)
+        return w.bytes
+    }
+
+    static func attr(_ ino: InodeNumber) -> [UInt8] {
+        var k = inodePrefix(ino)
+        k.append(UInt8(ascii: "I"))
+        return k
+    }
+
+    static func symlink(_ ino: InodeNumber) -> [UInt8] {
+        var k = inodePrefix(ino)
+        k.append(UInt8(ascii: "S"))
+        return k
+    }
+
+    static func entryPrefix(_ dir: InodeNumber) -> [UInt8] {
+        var k = inodePrefix(dir)
+        k.append(UInt8(ascii: "D"))
+        return k
+    }
+
+    static func entry(_ dir: InodeNumber, _ name: [UInt8]) -> [UInt8] {
+        var k = entryPrefix(dir)
+        k.append(contentsOf: name)
+        return k
+    }
+
+    static func chunkPrefix(_ ino: InodeNumber) -> [UInt8] {
+        var k = inodePrefix(ino)
+        k.append(UInt8(ascii: "C"))
+        return k
+    }
+
+    static func chunk(_ ino: InodeNumber, _ index: UInt32) -> [UInt8] {
+        var w = ByteWriter(capacity: 14)
+        w.raw(chunkPrefix(ino))
+        w.u32(index)
+        return w.bytes
+    }
+
+    static func chunkIndex(fromKey key: [UInt8]) -> UInt32 {
+        var r = ByteReader(key, at: 10)
+        return r.u32()
+    }
+
+    static let pendingSlicePrefix: [UInt8] = [UInt8(ascii: "L")]
+
+    static func pendingSlice(_ id: SliceID, size: UInt32) -> [UInt8] {
+        var w = ByteWriter(capacity: 13)
+        w.u8(UInt8(ascii: "L"))
+        w.u64(id.rawValue)
+        w.u32(size)
+        return w.bytes
+    }
+
+    static let sessionPrefix: [UInt8] = [UInt8(ascii: "E")]
+
+    static func session(_ sid: SessionID) -> [UInt8] {
+        var w = ByteWriter(capacity: 9)
+        w.u8(UInt8(ascii: "E"))
+        w.u64(sid.rawValue)
+        return w.bytes
+    }
+
+    static func sustainedPrefix(_ sid: SessionID) -> [UInt8] {
+        var w = ByteWriter(capacity: 9)
+        w.u8(UInt8(ascii: "O"))
+        w.u64(sid.rawValue)
+        return w.bytes
+    }
+
+    static func sustained(_ sid: SessionID, _ ino: InodeNumber) -> [UInt8] {
+        var k = sustainedPrefix(sid)
+        var w = ByteWriter(capacity: 8)
+        w.u64(ino.rawValue)
+        k.append(contentsOf: w.bytes)
+        return k
+    }
+}
