@@ -13,7 +13,11 @@ public final class MemoryEngine: KVEngine {
 
     private let store = Locked(MemoryStore())
 
+    /// An empty engine.
     public init() {}
+
+    // The KVEngine requirements below are documented on the protocol; see the type's
+    // documentation for how this engine meets them.
 
     public func read<T>(_ body: (any KVTransaction) throws -> T) throws -> T {
         try store.withLock { store in

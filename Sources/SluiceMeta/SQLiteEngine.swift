@@ -59,14 +59,20 @@ public final class SQLiteEngine: KVEngine {
 
     deinit { close() }
 
+    /// Runs `body` in `BEGIN DEFERRED`: one snapshot from its first read on, never blocking
+    /// writers. Writing inside it throws `EngineError`.
     public func read<T>(_ body: (any KVTransaction) throws -> T) throws -> T {
         try transaction(writable: false, body)
     }
 
+    /// Runs `body` in `BEGIN IMMEDIATE` and commits. Lock conflicts (SQLITE_BUSY/LOCKED) run
+    /// the whole body again after a short backoff, for at most about 10 s in total; then
+    /// `EngineError`. Errors thrown by `body` roll back and propagate unchanged.
     public func write<T>(_ body: (any KVTransaction) throws -> T) throws -> T {
         try transaction(writable: true, body)
     }
 
+    /// Deletes every row of the `kv` table in one write transaction.
     public func reset() throws {
         try write { tx in try (tx as! SQLiteTransaction).deleteAll() }
     }
@@ -81,6 +87,7 @@ public final class SQLiteEngine: KVEngine {
         }
     }
 
+    /// Closes every connection; transactions still running close theirs when they end.
     public func close() {
         let idle = pool.withLock { pool -> [SQLiteConnection] in
             pool.closed = true
