@@ -66,7 +66,8 @@ public final class SQLiteEngine: KVEngine {
     }
 
     /// Runs `body` in `BEGIN IMMEDIATE` and commits. Lock conflicts (SQLITE_BUSY/LOCKED) run
-    /// the whole body again after a short backoff, for at most about 10 s in total; then
+    /// the whole body again after a short backoff; no new attempt starts after 10 s (each may
+    /// still wait out the 5 s busy timeout) or 20 attempts, and the conflict becomes an
     /// `EngineError`. Errors thrown by `body` roll back and propagate unchanged.
     public func write<T>(_ body: (any KVTransaction) throws -> T) throws -> T {
         try transaction(writable: true, body)
@@ -111,9 +112,10 @@ public final class SQLiteEngine: KVEngine {
         var attempt = 0
         while true {
             attempt += 1
-            if writable { writerGate.wait() }
-            defer { if writable { writerGate.signal() } }
             do {
+                // Released on leaving this block, so no one waits for us while we back off.
+                if writable { writerGate.wait() }
+                defer { if writable { writerGate.signal() } }
                 return try withConnection { connection in
                     try attemptTransaction(on: connection, writable: writable, body)
                 }
