@@ -68,6 +68,14 @@ public protocol KVEngine: AnyObject, Sendable {
     func write<T>(_ body: (any KVTransaction) throws -> T) throws -> T
     /// Removes every key (used by `format --force` and by tests).
     func reset() throws
+    /// Makes every committed transaction durable (survives power loss) before returning.
+    func sync() throws
     /// Releases connections. The engine must not be used afterwards.
     func close()
+}
+
+extension KVEngine {
+    /// Engines whose commits are already durable (or that keep nothing, like memory) have
+    /// nothing to do.
+    public func sync() throws {}
 }
