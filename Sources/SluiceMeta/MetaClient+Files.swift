@@ -163,20 +163,40 @@ extension MetaClient {
             guard list.count >= replaced.count, Array(list.prefix(replaced.count)) == replaced else { return false }
             let kept = [merged] + list.dropFirst(replaced.count)
             try tx.set(key, MetaCoding.encodeSlices(kept))
+            // Readers here or on other clients may still hold the old list for a moment:
+            // the replaced objects become deletable only after a grace period.
+            let due = Self.counterBytes(Int64(Timespec.now().seconds) + Int64(compactionGraceSeconds))
             for s in replaced where !s.id.isHole {
-                try tx.set(MetaKeys.pendingSlice(s.id, size: s.size), [])
+                try tx.set(MetaKeys.pendingSlice(s.id, size: s.size), due)
             }
             return true
         }
     }
 
-    /// Slices whose objects are no longer referenced and should be deleted, oldest first.
+    /// How long objects replaced by compaction outlive it, so that readers holding the old slice
+    /// list (attribute caches last about a second) never meet a deleted object.
+    public var compactionGraceSeconds: Int { 120 }
+
+    /// Slices whose objects are no longer referenced and are due for deletion, in id order.
     public func pendingSliceDeletions(limit: Int) throws -> [(id: SliceID, size: UInt32)] {
-        try engine.read { tx in
-            try tx.scan(prefix: MetaKeys.pendingSlicePrefix, after: nil, limit: limit).map { pair in
-                var r = ByteReader(pair.key, at: 1)
-                return (SliceID(r.u64()), r.u32())
+        let now = Int64(Timespec.now().seconds)
+        return try engine.read { tx in
+            var due: [(id: SliceID, size: UInt32)] = []
+            var after: [UInt8]?
+            // Not-yet-due entries are skipped; look a bounded number of pages ahead past them.
+            for _ in 0..<16 where due.count < limit {
+                let page = try tx.scan(prefix: MetaKeys.pendingSlicePrefix, after: after, limit: limit)
+                for pair in page {
+                    var v = ByteReader(pair.value)
+                    if !pair.value.isEmpty && v.i64() > now { continue }
+                    var r = ByteReader(pair.key, at: 1)
+                    due.append((SliceID(r.u64()), r.u32()))
+                    if due.count == limit { break }
+                }
+                guard page.count == limit, let last = page.last else { break }
+                after = last.key
             }
+            return due
         }
     }
 
