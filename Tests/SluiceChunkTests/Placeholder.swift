@@ -1,2 +1,0 @@
-import XCTest
-final class SluiceChunkTestsPlaceholder: XCTestCase { func testBuilds() {} }
