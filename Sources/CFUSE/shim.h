@@ -6,3 +6,4 @@
 #include <sys/statvfs.h>
 #include <sys/file.h>
 #include <errno.h>
+#include <sys/xattr.h>

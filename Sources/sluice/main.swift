@@ -1,2 +1,2 @@
 import SluiceCLI
-SluiceCommand.main()
+SluiceCommand.run()

@@ -1,0 +1,61 @@
+import ArgumentParser
+import Foundation
+import SluiceBase
+import SluiceMeta
+import SluiceObject
+
+struct FormatCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "format",
+        abstract: "Format a volume: write its settings and root directory to the metadata engine.")
+
+    @Argument(help: "Metadata engine URL, e.g. sqlite3:///var/lib/sluice/vol.db")
+    var metaURL: String
+
+    @Argument(help: "Volume name (letters, digits, '-', '_'); also the prefix of its objects.")
+    var name: String
+
+    @Option(help: "Object storage: file or mem.")
+    var storage = "file"
+
+    @Option(help: "Where objects go: a directory for file storage (default ~/.sluice/local).")
+    var bucket: String?
+
+    @Option(help: "Object (block) size, e.g. 4M.")
+    var blockSize = "4M"
+
+    @Option(help: "Days deleted files stay in the trash (0 disables it).")
+    var trashDays = 0
+
+    @Option(help: "Capacity reported to df, e.g. 100G (default: unlimited).")
+    var capacity: String?
+
+    @Option(help: "Maximum number of inodes (default: unlimited).")
+    var inodes: UInt64 = 0
+
+    @Flag(help: "Update the settings of an already formatted volume.")
+    var force = false
+
+    func run() throws {
+        guard let block = ByteSize.parse(blockSize) else { throw UsageError("invalid block size \"\(blockSize)\"") }
+        var cap: UInt64 = 0
+        if let capacity {
+            guard let c = ByteSize.parse(capacity) else { throw UsageError("invalid capacity \"\(capacity)\"") }
+            cap = UInt64(c)
+        }
+        let bucket = bucket ?? ObjectStores.defaultBucketRoot
+        let settings = VolumeSettings(name: name, storage: storage, bucket: bucket, blockSize: block,
+                                      trashDays: trashDays, capacity: cap, inodes: inodes)
+        try settings.validate()
+        // The store is checked before the metadata engine is touched, so a bad bucket leaves
+        // no half-formatted volume behind.
+        _ = try ObjectStores.open(storage: storage, bucket: bucket)
+        let engine = try MetaEngines.open(url: metaURL, create: true)
+        defer { engine.close() }
+        let meta = MetaClient(engine: engine)
+        try meta.format(settings, force: force)
+        let stored = try meta.settings()
+        print("volume \"\(stored.name)\" (\(stored.uuid)) formatted in \(MetaEngines.redactedURL(metaURL)); "
+              + "objects in \(stored.storage) \(stored.bucket), block size \(ByteSize.format(stored.blockSize))")
+    }
+}

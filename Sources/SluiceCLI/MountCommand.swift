@@ -1,0 +1,100 @@
+import ArgumentParser
+import Foundation
+import SluiceBase
+import SluiceFUSE
+import SluiceMeta
+import SluiceObject
+import SluiceVFS
+
+struct MountCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mount",
+        abstract: "Mount a volume with FUSE.")
+
+    @Argument(help: "Metadata engine URL of a formatted volume.")
+    var metaURL: String
+
+    @Argument(help: "An existing empty directory to mount on.")
+    var mountPoint: String
+
+    @Flag(name: [.customShort("d"), .long], help: "Run in the background once mounted.")
+    var background = false
+
+    @Option(help: "Memory for buffered writes, e.g. 300M.")
+    var bufferSize = "300M"
+
+    @Option(help: "Seconds the kernel caches attributes.")
+    var attrCache = 1.0
+
+    @Option(help: "Seconds the kernel caches file names.")
+    var entryCache = 1.0
+
+    @Option(help: "Seconds the kernel caches directory names.")
+    var dirEntryCache = 1.0
+
+    @Flag(help: "Mount read-only.")
+    var readOnly = false
+
+    @Option(name: .customShort("o"), help: "Extra FUSE mount options, comma separated.")
+    var fuseOptions: [String] = []
+
+    @Option(help: "Log file when running in the background.")
+    var log: String?
+
+    @Option(help: "FUSE worker threads.")
+    var maxThreads = 32
+
+    func run() throws {
+        let path = URL(fileURLWithPath: mountPoint).standardizedFileURL.path
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw UsageError("mount point \(path) does not exist")
+        }
+        guard isDir.boolValue else { throw UsageError("mount point \(path) is not a directory") }
+        guard !MountTable.isMountPoint(path) else { throw UsageError("\(path) is already mounted") }
+        guard let buffer = ByteSize.parse(bufferSize), buffer >= 32 << 20 else {
+            throw UsageError("invalid buffer size \"\(bufferSize)\" (at least 32M)")
+        }
+        for (name, value) in [("attr-cache", attrCache), ("entry-cache", entryCache), ("dir-entry-cache", dirEntryCache)]
+        where value < 0 || !value.isFinite {
+            throw UsageError("invalid --\(name) \(value)")
+        }
+        if background && ProcessInfo.processInfo.environment[Daemon.readyEnvironment] == nil {
+            try Daemon.spawnAndWait(logPath: log ?? Daemon.defaultLogPath)
+        }
+
+        let engine = try MetaEngines.open(url: metaURL, create: false)
+        let meta = MetaClient(engine: engine)
+        let settings = try meta.settings()
+        let store = try ObjectStores.open(storage: settings.storage, bucket: settings.bucket)
+        var config = VFSConfig()
+        config.attributeTimeout = attrCache
+        config.entryTimeout = entryCache
+        config.directoryEntryTimeout = dirEntryCache
+        config.readOnly = readOnly
+        config.bufferSize = buffer
+        let vfs = VFS(meta: meta, store: store, settings: settings, config: config)
+
+        var options = FuseOptions()
+        options.fsName = "sluice:\(settings.name)"
+        options.readOnly = readOnly
+        options.maxThreads = maxThreads
+        options.extra = fuseOptions.flatMap { $0.split(separator: ",").map(String.init) }
+        let server = FuseServer(vfs: vfs, metaURL: metaURL, options: options)
+        _ = try meta.registerSession(SessionInfo(hostName: ProcessInfo.processInfo.hostName,
+                                                 processID: getpid(), mountPoint: path, version: sluiceVersion))
+        do {
+            try server.mount(at: path)
+        } catch {
+            try? meta.closeSession()
+            throw error
+        }
+        vfs.start()
+        Daemon.reportReady()
+        let rc = server.run()
+        vfs.shutdown()
+        do { try meta.closeSession() } catch { FileHandle.standardError.write(Data("sluice: closing session: \(error)\n".utf8)) }
+        engine.close()
+        if rc != 0 { throw UsageError("FUSE session ended with error \(rc)") }
+    }
+}

@@ -1,0 +1,151 @@
+import CFUSE
+import Glibc
+import SluiceBase
+import SluiceVFS
+
+extension FuseOperations {
+    static func installFileOperations(_ ops: inout fuse_lowlevel_ops) {
+        ops.open = { req, ino, fi in
+            do {
+                let (fh, _) = try vfsOf(req).open(InodeNumber(ino), flags: OpenFlags(raw: fi!.pointee.flags))
+                fi!.pointee.fh = fh
+                fuse_reply_open(req, fi)
+            } catch { FuseReply.error(req, error) }
+        }
+        ops.create = { req, parent, name, mode, fi in
+            do {
+                let vfs = vfsOf(req)
+                let (fh, e) = try vfs.create(InodeNumber(parent), nameBytes(name), permissions: FilePermissions(mode),
+                                             flags: OpenFlags(raw: fi!.pointee.flags), by: callerOf(req))
+                fi!.pointee.fh = fh
+                var p = FuseReply.entryParam(e)
+                fuse_reply_create(req, &p, fi)
+            } catch { FuseReply.error(req, error) }
+        }
+        ops.read = { req, _, size, off, fi in
+            let buffer = ReadBuffers.shared.take(size)
+            defer { ReadBuffers.shared.give(buffer) }
+            do {
+                let n = try vfsOf(req).read(fi!.pointee.fh, offset: UInt64(off),
+                                            into: UnsafeMutableRawBufferPointer(start: buffer.baseAddress, count: size))
+                fuse_reply_buf(req, buffer.baseAddress?.assumingMemoryBound(to: CChar.self), n)
+            } catch { FuseReply.error(req, error) }
+        }
+        ops.write = { req, _, buf, size, off, fi in
+            do {
+                let n = try vfsOf(req).write(fi!.pointee.fh, offset: UInt64(off), data: UnsafeRawBufferPointer(start: buf, count: size))
+                fuse_reply_write(req, n)
+            } catch { FuseReply.error(req, error) }
+        }
+        ops.flush = { req, _, fi in
+            do { try vfsOf(req).flush(fi!.pointee.fh); FuseReply.ok(req) } catch { FuseReply.error(req, error) }
+        }
+        ops.fsync = { req, _, _, fi in
+            do { try vfsOf(req).fsync(fi!.pointee.fh); FuseReply.ok(req) } catch { FuseReply.error(req, error) }
+        }
+        ops.release = { req, _, fi in
+            do { try vfsOf(req).release(fi!.pointee.fh); FuseReply.ok(req) } catch { FuseReply.error(req, error) }
+        }
+    }
+
+    static func installDirectoryOperations(_ ops: inout fuse_lowlevel_ops) {
+        ops.opendir = { req, ino, fi in
+            do {
+                fi!.pointee.fh = try vfsOf(req).opendir(InodeNumber(ino))
+                fuse_reply_open(req, fi)
+            } catch { FuseReply.error(req, error) }
+        }
+        ops.releasedir = { req, _, fi in
+            vfsOf(req).releasedir(fi!.pointee.fh)
+            FuseReply.ok(req)
+        }
+        ops.fsyncdir = { req, _, _, _ in FuseReply.ok(req) }
+        ops.readdir = { req, _, size, off, fi in FuseOperations.listDirectory(req, size: size, offset: off, fh: fi!.pointee.fh, plus: false) }
+        ops.readdirplus = { req, _, size, off, fi in FuseOperations.listDirectory(req, size: size, offset: off, fh: fi!.pointee.fh, plus: true) }
+    }
+
+    /// Fills one reply buffer with as many entries as fit; the next call resumes at the cookie
+    /// of the last entry that fit.
+    static func listDirectory(_ req: fuse_req_t?, size: Int, offset: off_t, fh: UInt64, plus: Bool) {
+        let buffer = ReadBuffers.shared.take(size)
+        defer { ReadBuffers.shared.give(buffer) }
+        do {
+            // Entries take at least ~32 bytes (plain) or ~150 (plus): ask for about as many as fit.
+            let limit = max(1, size / (plus ? 150 : 32))
+            let entries = try vfsOf(req).readdir(fh, offset: UInt64(offset), limit: limit, plus: plus)
+            var used = 0
+            for e in entries {
+                let remaining = size - used
+                let dst = buffer.baseAddress!.advanced(by: used).assumingMemoryBound(to: CChar.self)
+                let needed: Int = e.name.withUnsafeBufferPointer { nb in
+                    var name = [CChar](repeating: 0, count: nb.count + 1)
+                    for i in 0..<nb.count { name[i] = CChar(bitPattern: nb[i]) }
+                    if plus {
+                        var p: fuse_entry_param
+                        if let entry = e.entry {
+                            p = FuseReply.entryParam(entry)
+                        } else {
+                            p = fuse_entry_param()
+                            p.attr.st_ino = UInt(e.inode.rawValue)
+                            p.attr.st_mode = e.type.modeBits
+                        }
+                        return fuse_add_direntry_plus(req, dst, remaining, name, &p, off_t(e.offset))
+                    }
+                    var st = CFUSE.stat()
+                    st.st_ino = UInt(e.inode.rawValue)
+                    st.st_mode = e.type.modeBits
+                    return fuse_add_direntry(req, dst, remaining, name, &st, off_t(e.offset))
+                }
+                if needed > remaining { break }
+                used += needed
+            }
+            fuse_reply_buf(req, buffer.baseAddress?.assumingMemoryBound(to: CChar.self), used)
+        } catch { FuseReply.error(req, error) }
+    }
+}
+
+/// Reuses reply buffers: allocating one per read request cost measurable throughput.
+final class ReadBuffers: Sendable {
+    static let shared = ReadBuffers()
+    static let standardSize = 1 << 20
+    private let free = Locked<[UnsafeMutableRawBufferPointer]>([])
+
+    func take(_ size: Int) -> UnsafeMutableRawBufferPointer {
+        if size <= Self.standardSize, let b = free.withLock({ $0.popLast() }) { return b }
+        return .allocate(byteCount: max(size, Self.standardSize), alignment: 4096)
+    }
+
+    func give(_ buffer: UnsafeMutableRawBufferPointer) {
+        guard buffer.count == Self.standardSize else { return buffer.deallocate() }
+        let kept = free.withLock { list -> Bool in
+            guard list.count < 64 else { return false }
+            list.append(buffer)
+            return true
+        }
+        if !kept { buffer.deallocate() }
+    }
+}
+
+/// Extended attributes: for now only the virtual names `sluice.meta` (which metadata engine a
+/// path lives in, for `sluice info`) and `sluice.pid` (the serving process, for `sluice umount`).
+/// Every other name has no value. These names are outside the user/trusted/security/system
+/// namespaces, so no real attribute can collide with them.
+enum FuseXattr {
+    static func get(_ req: fuse_req_t?, _ ino: InodeNumber, _ name: UnsafePointer<CChar>?, _ size: Int) {
+        guard let name else { _ = fuse_reply_err(req, Errno.noData.rawValue); return }
+        let server = Unmanaged<FuseServer>.fromOpaque(fuse_req_userdata(req)!).takeUnretainedValue()
+        let caller = callerOf(req)
+        // The URL may carry a password: only root and the mount's owner may read these.
+        guard caller.uid == 0 || caller.uid == getuid() else { _ = fuse_reply_err(req, Errno.noData.rawValue); return }
+        let text: String
+        switch String(cString: name) {
+        case "sluice.meta": text = server.metaURL
+        case "sluice.pid": text = String(getpid())
+        default: _ = fuse_reply_err(req, Errno.noData.rawValue); return
+        }
+        let value = Array(text.utf8)
+        if size == 0 { _ = fuse_reply_xattr(req, value.count); return }
+        guard size >= value.count else { _ = fuse_reply_err(req, Errno.outOfRange.rawValue); return }
+        value.withUnsafeBytes { _ = fuse_reply_buf(req, $0.baseAddress?.assumingMemoryBound(to: CChar.self), value.count) }
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import SluiceBase
+import SluiceChunk
+import SluiceMeta
+
+/// One thread of background upkeep: deletes objects of slices nothing references any more,
+/// compacts chunks with long slice lists, and keeps the session's heartbeat fresh. It runs on
+/// its own thread because all of this is blocking I/O.
+final class BackgroundWorker: @unchecked Sendable {
+    // @unchecked: `state` is guarded by `condition`.
+    private let meta: MetaClient
+    private let chunks: ChunkStore
+    private let condition = NSCondition()
+    private var running = false
+    private var stopped = true
+    private var woken = false
+    private var compactions: [(InodeNumber, UInt32)] = []
+    private weak var vfs: VFS?
+    private var thread: Thread?
+
+    /// Seconds between heartbeats and idle sweeps for due deletions.
+    static let interval: TimeInterval = 5
+
+    init(meta: MetaClient, chunks: ChunkStore) {
+        self.meta = meta
+        self.chunks = chunks
+    }
+
+    func start(vfs: VFS) {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !running else { return }
+        self.vfs = vfs
+        running = true
+        stopped = false
+        let t = Thread { [self] in loop() }
+        t.name = "sluice-background"
+        thread = t
+        t.start()
+    }
+
+    func stop() {
+        condition.lock()
+        guard running else {
+            condition.unlock()
+            return
+        }
+        running = false
+        condition.broadcast()
+        while !stopped { condition.wait() }
+        condition.unlock()
+        // Whatever is still due goes now, so that a clean unmount leaves no garbage behind.
+        runDeletions()
+    }
+
+    func wake() {
+        condition.lock()
+        woken = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    func compact(_ ino: InodeNumber, _ chunk: UInt32) {
+        condition.lock()
+        if !compactions.contains(where: { $0 == (ino, chunk) }) { compactions.append((ino, chunk)) }
+        woken = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    func report(_ message: String) {
+        FileHandleOutput.standardError("sluice: \(message)")
+    }
+
+    private func loop() {
+        var lastBeat = monotonicNanoseconds()
+        while true {
+            condition.lock()
+            if running && !woken { _ = condition.wait(until: Date(timeIntervalSinceNow: Self.interval)) }
+            woken = false
+            let keepGoing = running
+            let work = compactions
+            compactions.removeAll()
+            condition.unlock()
+            for (ino, chunk) in work { compactChunk(ino, chunk) }
+            runDeletions()
+            if monotonicNanoseconds() - lastBeat > UInt64(Self.interval * 1e9) {
+                lastBeat = monotonicNanoseconds()
+                do { try meta.heartbeat() } catch { report("heartbeat failed: \(error)") }
+            }
+            if !keepGoing { break }
+        }
+        condition.lock()
+        stopped = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func runDeletions() {
+        while true {
+            guard let due = try? meta.pendingSliceDeletions(limit: 256), !due.isEmpty else { return }
+            var done: [(id: SliceID, size: UInt32)] = []
+            for s in due {
+                do {
+                    try chunks.remove(slice: s.id, size: s.size)
+                    done.append(s)
+                } catch {
+                    report("deleting objects of slice \(s.id) failed: \(error)")
+                }
+            }
+            do { try meta.confirmSliceDeletions(done) } catch { report("recording deletions failed: \(error)"); return }
+            if done.count < due.count || due.count < 256 { return }
+        }
+    }
+
+    /// Rewrites what a chunk shows as one new slice and swaps it in if the list did not change
+    /// meanwhile; otherwise the new slice's objects are deleted and nothing changes.
+    private func compactChunk(_ ino: InodeNumber, _ index: UInt32) {
+        do {
+            let slices = try meta.readChunk(ino, index)
+            guard slices.count > 1 else { return }
+            let start = slices.map(\.position).min()!
+            let end = slices.map(\.end).max()!
+            var data = [UInt8](repeating: 0, count: Int(end - start))
+            try data.withUnsafeMutableBytes { try chunks.readChunk(slices, position: start, into: $0) }
+            let writer = chunks.makeWriter(id: try meta.newSliceID())
+            do {
+                try data.withUnsafeBytes { try writer.write($0, at: 0) }
+                _ = try writer.finish()
+            } catch {
+                writer.abort()
+                throw error
+            }
+            let merged = SliceRef(position: start, id: writer.id, size: UInt32(data.count), offset: 0, length: UInt32(data.count))
+            if try !meta.compact(ino, chunk: index, replacing: slices, with: merged) {
+                try chunks.remove(slice: writer.id, size: merged.size)
+            }
+            vfs?.inodes.invalidateChunks(ino)
+        } catch Errno.noSuchFileOrDirectory {
+            return
+        } catch {
+            report("compacting chunk \(index) of inode \(ino) failed: \(error)")
+        }
+    }
+}
+
+/// Writes a line to standard error without going through buffered stdio.
+enum FileHandleOutput {
+    static func standardError(_ line: String) {
+        let bytes = Array((line + "\n").utf8)
+        bytes.withUnsafeBytes { _ = Foundation.write(2, $0.baseAddress, $0.count) }
+    }
+}

@@ -1,0 +1,129 @@
+import SluiceBase
+import SluiceChunk
+import SluiceMeta
+
+/// Buffers the writes of one inode (shared by all its handles in this process) as open slices,
+/// and commits them to metadata, in the order they were started, on flush, fsync and close.
+/// A newer slice always commits after an older one, so the newest write wins on read.
+final class FileWriter: @unchecked Sendable {
+    // @unchecked: all mutable state is guarded by `lock`.
+    let inode: InodeNumber
+    private let meta: MetaClient
+    private let chunks: ChunkStore
+    private let lock = Locked<Void>(())
+
+    private struct OpenSlice {
+        let chunk: UInt32
+        let position: UInt32
+        let writer: SliceWriter
+    }
+
+    private var open: [OpenSlice] = []
+    /// The end of the furthest byte written but not yet committed.
+    private var pendingEnd: UInt64 = 0
+    /// Keys uploaded since the last fsync, made durable by the next one.
+    private var unsyncedKeys: [String] = []
+    /// A failed upload or commit, reported once to the next flush/fsync/close.
+    private var failure: Errno?
+    /// Chunks whose slice lists grew long enough to compact.
+    private(set) var chunksToCompact: [UInt32] = []
+
+    /// Open slices past this count are committed right away, which bounds the work of a flush
+    /// and the slice list a random writer builds up.
+    static let maxOpenSlices = 64
+
+    init(inode: InodeNumber, meta: MetaClient, chunks: ChunkStore) {
+        self.inode = inode
+        self.meta = meta
+        self.chunks = chunks
+    }
+
+    /// True while data is buffered that readers of this inode must not miss.
+    var hasPendingData: Bool { lock.withLock { _ in !open.isEmpty } }
+
+    /// The length the file will have once buffered data is committed (0 when nothing is).
+    var pendingLength: UInt64 { lock.withLock { _ in open.isEmpty ? 0 : pendingEnd } }
+
+    /// Copies `data` into open slices, starting new ones where no open slice can take it.
+    func write(_ data: UnsafeRawBufferPointer, at offset: UInt64, compactionThreshold: Int) throws {
+        try lock.withLock { _ in
+            if let failure { throw failure }
+            var done = 0
+            while done < data.count {
+                let fileOffset = offset + UInt64(done)
+                let chunk = UInt32(fileOffset / UInt64(Layout.chunkSize))
+                let position = UInt32(fileOffset % UInt64(Layout.chunkSize))
+                let n = min(data.count - done, Layout.chunkSize - Int(position))
+                let piece = UnsafeRawBufferPointer(rebasing: data[done..<(done + n)])
+                let slice = try sliceAccepting(chunk: chunk, position: position, length: UInt32(n))
+                try slice.writer.write(piece, at: Int(position - slice.position))
+                done += n
+            }
+            pendingEnd = max(pendingEnd, offset + UInt64(data.count))
+            if open.count > Self.maxOpenSlices { try commitLocked(compactionThreshold: compactionThreshold) }
+        }
+    }
+
+    /// The newest open slice of `chunk` that can take bytes at `position`, or a new one. An
+    /// older slice may take the write only when no newer open slice overlaps it.
+    private func sliceAccepting(chunk: UInt32, position: UInt32, length: UInt32) throws -> OpenSlice {
+        for s in open.reversed() where s.chunk == chunk {
+            let start = s.position
+            let end = s.position + UInt32(s.writer.length)
+            if position >= start && position <= end && s.writer.canWrite(at: Int(position - start)) { return s }
+            if position < end && position + length > start { break }
+        }
+        let s = OpenSlice(chunk: chunk, position: position, writer: chunks.makeWriter(id: try meta.newSliceID()))
+        open.append(s)
+        return s
+    }
+
+    /// Uploads what is buffered and commits every open slice to metadata.
+    func commit(compactionThreshold: Int) throws {
+        try lock.withLock { _ in
+            try commitLocked(compactionThreshold: compactionThreshold)
+            if let failure {
+                self.failure = nil
+                throw failure
+            }
+        }
+    }
+
+    private func commitLocked(compactionThreshold: Int) throws {
+        let slices = open
+        open.removeAll()
+        for (i, s) in slices.enumerated() {
+            do {
+                let keys = try s.writer.finish()
+                let length = UInt32(s.writer.length)
+                guard length > 0 else { continue }
+                let ref = SliceRef(position: s.position, id: s.writer.id, size: length, offset: 0, length: length)
+                let (_, count) = try meta.write(inode, chunk: s.chunk, slice: ref)
+                unsyncedKeys.append(contentsOf: keys)
+                if count > compactionThreshold && !chunksToCompact.contains(s.chunk) { chunksToCompact.append(s.chunk) }
+            } catch {
+                // The data of this and every later slice is lost: later ones must not commit
+                // over a gap the application was told nothing about.
+                for rest in slices[i...] { rest.writer.abort() }
+                failure = Errno.from(error)
+                break
+            }
+        }
+    }
+
+    /// Takes the chunks that need compaction.
+    func takeChunksToCompact() -> [UInt32] {
+        lock.withLock { _ in
+            defer { chunksToCompact.removeAll() }
+            return chunksToCompact
+        }
+    }
+
+    /// Takes the object keys written since the last call, for fsync.
+    func takeUnsyncedKeys() -> [String] {
+        lock.withLock { _ in
+            defer { unsyncedKeys.removeAll() }
+            return unsyncedKeys
+        }
+    }
+}

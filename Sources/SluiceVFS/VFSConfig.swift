@@ -1,0 +1,23 @@
+import SluiceBase
+
+/// Tunables of a mounted file system.
+public struct VFSConfig: Sendable {
+    /// Seconds the kernel may cache attributes.
+    public var attributeTimeout: Double = 1
+    /// Seconds the kernel may cache a name → inode lookup of a file.
+    public var entryTimeout: Double = 1
+    /// Seconds the kernel may cache a name → inode lookup of a directory.
+    public var directoryEntryTimeout: Double = 1
+    /// Refuse every change with EROFS.
+    public var readOnly = false
+    /// Bytes of written data buffered in memory before writers must wait for uploads.
+    public var bufferSize = 300 << 20
+    /// A chunk with more slices than this is compacted in the background.
+    public var compactionThreshold = 100
+    /// Blocks to fetch ahead of a sequential reader.
+    public var readAheadBlocks = 4
+    /// Entries fetched from metadata per directory listing page.
+    public var directoryPageSize = 1000
+
+    public init() {}
+}
