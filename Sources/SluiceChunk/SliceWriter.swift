@@ -184,6 +184,9 @@ public final class SliceWriter: @unchecked Sendable {
             }
         }
         if lastError == nil { chunks.cache.insert(key, data) }
+        // Released before the upload counts as done, so once finish or abort returns the
+        // slice holds no buffer bytes.
+        chunks.buffers.release(data.count)
         cond.lock()
         if let lastError {
             failure = failure ?? lastError
@@ -194,6 +197,5 @@ public final class SliceWriter: @unchecked Sendable {
         pending -= 1
         cond.broadcast()
         cond.unlock()
-        chunks.buffers.release(data.count)
     }
 }
