@@ -63,10 +63,10 @@ struct MountCommand: ParsableCommand {
             try Daemon.spawnAndWait(logPath: log ?? Daemon.defaultLogPath)
         }
 
-        let engine = try MetaEngines.open(url: metaURL, create: false)
+        let engine = InstrumentedEngine(try MetaEngines.open(url: metaURL, create: false))
         let meta = MetaClient(engine: engine)
         let settings = try meta.settings()
-        let store = try ObjectStores.open(storage: settings.storage, bucket: settings.bucket)
+        let store = InstrumentedStore(try ObjectStores.open(storage: settings.storage, bucket: settings.bucket))
         var config = VFSConfig()
         config.attributeTimeout = attrCache
         config.entryTimeout = entryCache

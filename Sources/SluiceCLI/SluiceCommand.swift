@@ -8,7 +8,8 @@ public struct SluiceCommand: ParsableCommand {
         commandName: "sluice",
         abstract: "Sluice: a distributed POSIX file system on object storage.",
         version: sluiceVersion,
-        subcommands: [FormatCommand.self, MountCommand.self, UmountCommand.self, StatusCommand.self, InfoCommand.self])
+        subcommands: [FormatCommand.self, MountCommand.self, UmountCommand.self, StatusCommand.self, InfoCommand.self,
+                      BenchCommand.self])
     public init() {}
 
     /// Runs the command line; every failure ends as one line on stderr and a non-zero exit.

@@ -9,6 +9,7 @@ extension FuseOperations {
             do {
                 let (fh, _) = try vfsOf(req).open(InodeNumber(ino), flags: OpenFlags(raw: fi!.pointee.flags))
                 fi!.pointee.fh = fh
+                FuseTiming.end()
                 fuse_reply_open(req, fi)
             } catch { FuseReply.error(req, error) }
         }
@@ -19,6 +20,7 @@ extension FuseOperations {
                                              flags: OpenFlags(raw: fi!.pointee.flags), by: callerOf(req))
                 fi!.pointee.fh = fh
                 var p = FuseReply.entryParam(e)
+                FuseTiming.end()
                 fuse_reply_create(req, &p, fi)
             } catch { FuseReply.error(req, error) }
         }
@@ -28,12 +30,14 @@ extension FuseOperations {
             do {
                 let n = try vfsOf(req).read(fi!.pointee.fh, offset: UInt64(off),
                                             into: UnsafeMutableRawBufferPointer(start: buffer.baseAddress, count: size))
+                FuseTiming.end()
                 fuse_reply_buf(req, buffer.baseAddress?.assumingMemoryBound(to: CChar.self), n)
             } catch { FuseReply.error(req, error) }
         }
         ops.write = { req, _, buf, size, off, fi in
             do {
                 let n = try vfsOf(req).write(fi!.pointee.fh, offset: UInt64(off), data: UnsafeRawBufferPointer(start: buf, count: size))
+                FuseTiming.end()
                 fuse_reply_write(req, n)
             } catch { FuseReply.error(req, error) }
         }
@@ -52,6 +56,7 @@ extension FuseOperations {
         ops.opendir = { req, ino, fi in
             do {
                 fi!.pointee.fh = try vfsOf(req).opendir(InodeNumber(ino))
+                FuseTiming.end()
                 fuse_reply_open(req, fi)
             } catch { FuseReply.error(req, error) }
         }
@@ -99,6 +104,7 @@ extension FuseOperations {
                 if needed > remaining { break }
                 used += needed
             }
+            FuseTiming.end()
             fuse_reply_buf(req, buffer.baseAddress?.assumingMemoryBound(to: CChar.self), used)
         } catch { FuseReply.error(req, error) }
     }
@@ -141,6 +147,7 @@ enum FuseXattr {
         switch String(cString: name) {
         case "sluice.meta": text = server.metaURL
         case "sluice.pid": text = String(getpid())
+        case "sluice.stats": text = OperationStats.render() + "\n" + ProcessUsage.render()
         default: _ = fuse_reply_err(req, Errno.noData.rawValue); return
         }
         let value = Array(text.utf8)

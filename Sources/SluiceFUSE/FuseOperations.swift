@@ -36,6 +36,7 @@ enum FuseOperations {
             do {
                 var target = try vfsOf(req).readlink(InodeNumber(ino))
                 target.append(0)
+                FuseTiming.end()
                 target.withUnsafeBufferPointer { p in
                     p.withMemoryRebound(to: CChar.self) { _ = fuse_reply_readlink(req, $0.baseAddress) }
                 }
@@ -100,6 +101,7 @@ enum FuseOperations {
                 st.f_ffree = freeInodes
                 st.f_favail = freeInodes
                 st.f_namemax = UInt(Layout.maxNameLength)
+                FuseTiming.end()
                 fuse_reply_statfs(req, &st)
             } catch { FuseReply.error(req, error) }
         }

@@ -36,25 +36,32 @@ enum FuseReply {
     static func error(_ req: fuse_req_t?, _ error: any Error) {
         let errno = Errno.from(error)
         if errno == .ioError, !(error is Errno) { FuseLog.error("\(error)") }
+        FuseTiming.end()
         fuse_reply_err(req, errno.rawValue)
     }
 
     static func entry(_ req: fuse_req_t?, _ e: Entry) {
         var p = entryParam(e)
+        FuseTiming.end()
         fuse_reply_entry(req, &p)
     }
 
     static func attr(_ req: fuse_req_t?, _ e: Entry) {
         var st = stat(e.inode, e.attributes)
+        FuseTiming.end()
         fuse_reply_attr(req, &st, e.attributeTimeout)
     }
 
-    static func ok(_ req: fuse_req_t?) { fuse_reply_err(req, 0) }
+    static func ok(_ req: fuse_req_t?) {
+        FuseTiming.end()
+        fuse_reply_err(req, 0)
+    }
 }
 
 /// The file system object behind a request.
 @inline(__always) func vfsOf(_ req: fuse_req_t?) -> VFS {
-    Unmanaged<FuseServer>.fromOpaque(fuse_req_userdata(req)!).takeUnretainedValue().vfs
+    FuseTiming.begin()
+    return Unmanaged<FuseServer>.fromOpaque(fuse_req_userdata(req)!).takeUnretainedValue().vfs
 }
 
 /// The calling process's identity.

@@ -10,8 +10,11 @@ public enum MountPointControl {
     /// The process id of the client serving `path`.
     public static func daemonPID(_ path: String) -> pid_t? { attribute(path, "sluice.pid").flatMap { pid_t($0) } }
 
+    /// The client's operation counters and process usage (see `OperationStats.render`).
+    public static func stats(_ path: String) -> String? { attribute(path, "sluice.stats") }
+
     static func attribute(_ path: String, _ name: String) -> String? {
-        var buffer = [UInt8](repeating: 0, count: 4096)
+        var buffer = [UInt8](repeating: 0, count: 16384)
         let n = getxattr(path, name, &buffer, buffer.count)
         guard n > 0 else { return nil }
         return String(decoding: buffer[0..<n], as: UTF8.self)
