@@ -90,7 +90,9 @@ public final class MetaClient: Sendable {
     public func lookup(_ parent: InodeNumber, _ name: [UInt8]) throws -> (InodeNumber, InodeAttributes) {
         try Self.checkName(name)
         return try engine.read { tx in
-            if name == [UInt8(ascii: ".")] { return (parent, try Self.attr(parent, in: tx)) }
+            // "." names only a directory: a lookup in a file is ENOTDIR, as for ".." and any
+            // other name (returning the file itself would make "file/." resolve).
+            if name == [UInt8(ascii: ".")] { return (parent, try Self.directory(parent, in: tx)) }
             if name == [UInt8(ascii: "."), UInt8(ascii: ".")] {
                 let dir = try Self.directory(parent, in: tx)
                 return (dir.parent, try Self.attr(dir.parent, in: tx))
