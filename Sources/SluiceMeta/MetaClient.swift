@@ -141,6 +141,12 @@ public final class MetaClient: Sendable {
         guard name.count <= Layout.maxNameLength else { throw Errno.fileNameTooLong }
     }
 
+    /// Whether `name` is "." or "..", which every directory has implicitly and no entry may
+    /// take (lookup answers them without reading entries, so a stored one would be shadowed).
+    static func isDotOrDotDot(_ name: [UInt8]) -> Bool {
+        name == [UInt8(ascii: ".")] || name == [UInt8(ascii: "."), UInt8(ascii: ".")]
+    }
+
     /// Space accounting rounds every file up to 4 KiB, as a disk would.
     static func spaceOf(_ size: UInt64) -> Int64 { Int64((size + 4095) & ~4095) }
 }
