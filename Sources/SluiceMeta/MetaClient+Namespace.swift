@@ -33,6 +33,8 @@ extension MetaClient {
         throws -> (InodeNumber, InodeAttributes)
     {
         try Self.checkName(name)
+        // "." and ".." always exist: creating them is EEXIST, not a new hidden entry.
+        if Self.isDotOrDotDot(name) { throw Errno.fileExists }
         if new.type == .symlink {
             guard !new.symlinkTarget.isEmpty else { throw Errno.noSuchFileOrDirectory }
             guard new.symlinkTarget.count <= Layout.maxSymlinkLength else { throw Errno.fileNameTooLong }
@@ -90,6 +92,8 @@ extension MetaClient {
     /// Adds the name `name` in `parent` for the existing inode `ino` (a hard link).
     public func link(_ ino: InodeNumber, _ parent: InodeNumber, _ name: [UInt8]) throws -> InodeAttributes {
         try Self.checkName(name)
+        // As in create: "." and ".." exist already and must not become stored entries.
+        if Self.isDotOrDotDot(name) { throw Errno.fileExists }
         return try engine.write { tx in
             var attr = try Self.attr(ino, in: tx)
             guard attr.type != .directory else { throw Errno.notPermitted }
@@ -116,6 +120,8 @@ extension MetaClient {
     @discardableResult
     public func unlink(_ parent: InodeNumber, _ name: [UInt8]) throws -> (InodeNumber, InodeAttributes) {
         try Self.checkName(name)
+        // "." and ".." are directories (Linux unlink(2) answers EISDIR), never stored entries.
+        if Self.isDotOrDotDot(name) { throw Errno.isDirectory }
         return try engine.write { tx in
             var dir = try Self.directory(parent, in: tx)
             let entryKey = MetaKeys.entry(parent, name)

@@ -90,7 +90,9 @@ public final class MetaClient: Sendable {
     public func lookup(_ parent: InodeNumber, _ name: [UInt8]) throws -> (InodeNumber, InodeAttributes) {
         try Self.checkName(name)
         return try engine.read { tx in
-            if name == [UInt8(ascii: ".")] { return (parent, try Self.attr(parent, in: tx)) }
+            // "." names only a directory: a lookup in a file is ENOTDIR, as for ".." and any
+            // other name (returning the file itself would make "file/." resolve).
+            if name == [UInt8(ascii: ".")] { return (parent, try Self.directory(parent, in: tx)) }
             if name == [UInt8(ascii: "."), UInt8(ascii: ".")] {
                 let dir = try Self.directory(parent, in: tx)
                 return (dir.parent, try Self.attr(dir.parent, in: tx))
@@ -137,6 +139,12 @@ public final class MetaClient: Sendable {
     static func checkName(_ name: [UInt8]) throws {
         guard !name.isEmpty, !name.contains(UInt8(ascii: "/")), !name.contains(0) else { throw Errno.invalidArgument }
         guard name.count <= Layout.maxNameLength else { throw Errno.fileNameTooLong }
+    }
+
+    /// Whether `name` is "." or "..", which every directory has implicitly and no entry may
+    /// take (lookup answers them without reading entries, so a stored one would be shadowed).
+    static func isDotOrDotDot(_ name: [UInt8]) -> Bool {
+        name == [UInt8(ascii: ".")] || name == [UInt8(ascii: "."), UInt8(ascii: ".")]
     }
 
     /// Space accounting rounds every file up to 4 KiB, as a disk would.
