@@ -18,6 +18,7 @@ let package = Package(
         // C system libraries: headers and link flags only, no logic.
         .systemLibrary(name: "CFUSE", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CMalloc"),
 
         // Shared vocabulary: errno values, typed identifiers, sizes, slice references.
         .target(name: "SluiceBase", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
@@ -37,7 +38,7 @@ let package = Package(
 
         // The command line.
         .target(name: "SluiceCLI", dependencies: [
-            "SluiceBase", "SluiceMeta", "SluiceObject", "SluiceChunk", "SluiceVFS", "SluiceFUSE",
+            "SluiceBase", "SluiceMeta", "SluiceObject", "SluiceChunk", "SluiceVFS", "SluiceFUSE", "CMalloc",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "sluice", dependencies: ["SluiceCLI"]),

@@ -37,9 +37,9 @@ struct BenchCommand: ParsableCommand {
         guard smallFileCount >= 0 else { throw UsageError("small file count must not be negative") }
         let plan = BenchPlan(
             directory: (path as NSString).appendingPathComponent("__sluice_bench_\(getpid())"),
-            ioSize: try Self.size(blockSize, unit: 1 << 20, name: "block size"),
-            bigFileSize: try Self.size(bigFileSize, unit: 1 << 20, name: "big file size", allowZero: true),
-            smallFileSize: try Self.size(smallFileSize, unit: 1 << 10, name: "small file size", allowZero: true),
+            ioSize: try SizeOption.parse(blockSize, unit: 1 << 20, name: "block size"),
+            bigFileSize: try SizeOption.parse(bigFileSize, unit: 1 << 20, name: "big file size", allowZero: true),
+            smallFileSize: try SizeOption.parse(smallFileSize, unit: 1 << 10, name: "small file size", allowZero: true),
             smallFileCount: smallFileCount, threads: threads)
         let statsBefore = MountPointControl.stats(path)
         try FileManager.default.createDirectory(atPath: plan.directory, withIntermediateDirectories: false)
@@ -52,13 +52,5 @@ struct BenchCommand: ParsableCommand {
         print(BenchReport.table(results: results, plan: plan))
         print(BenchReport.usage(elapsed: elapsed, benchCPU: ProcessUsage.cpuSeconds() - cpuBefore,
                                 statsBefore: statsBefore, statsAfter: statsAfter))
-    }
-
-    /// JuiceFS takes plain numbers in a fixed unit; a unit suffix is accepted too.
-    static func size(_ text: String, unit: Int, name: String, allowZero: Bool = false) throws -> Int {
-        let bytes: Int?
-        if let n = Double(text) { bytes = Int(n * Double(unit)) } else { bytes = ByteSize.parse(text) }
-        guard let bytes, bytes > 0 || (allowZero && bytes == 0) else { throw UsageError("invalid \(name) \"\(text)\"") }
-        return bytes
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CMalloc
 import Foundation
 import SluiceBase
 import SluiceFUSE
@@ -20,8 +21,11 @@ struct MountCommand: ParsableCommand {
     @Flag(name: [.customShort("d"), .long], help: "Run in the background once mounted.")
     var background = false
 
-    @Option(help: "Memory for buffered writes, e.g. 300M.")
-    var bufferSize = "300M"
+    @Option(help: "Memory for buffered writes, in MiB (or with a unit, e.g. 1G).")
+    var bufferSize = "300"
+
+    @Option(help: "Memory for cached blocks, in MiB (or with a unit).")
+    var memoryCacheSize = "64"
 
     @Option(help: "Seconds the kernel caches attributes.")
     var attrCache = 1.0
@@ -52,9 +56,9 @@ struct MountCommand: ParsableCommand {
         }
         guard isDir.boolValue else { throw UsageError("mount point \(path) is not a directory") }
         guard !MountTable.isMountPoint(path) else { throw UsageError("\(path) is already mounted") }
-        guard let buffer = ByteSize.parse(bufferSize), buffer >= 32 << 20 else {
-            throw UsageError("invalid buffer size \"\(bufferSize)\" (at least 32M)")
-        }
+        let buffer = try SizeOption.parse(bufferSize, unit: 1 << 20, name: "buffer size")
+        guard buffer >= 32 << 20 else { throw UsageError("buffer size \(bufferSize) is too small (at least 32 MiB)") }
+        let memoryCache = try SizeOption.parse(memoryCacheSize, unit: 1 << 20, name: "memory cache size", allowZero: true)
         for (name, value) in [("attr-cache", attrCache), ("entry-cache", entryCache), ("dir-entry-cache", dirEntryCache)]
         where value < 0 || !value.isFinite {
             throw UsageError("invalid --\(name) \(value)")
@@ -73,6 +77,10 @@ struct MountCommand: ParsableCommand {
         config.directoryEntryTimeout = dirEntryCache
         config.readOnly = readOnly
         config.bufferSize = buffer
+        config.memoryCacheSize = memoryCache
+        // Block buffers are megabytes each: glibc's dynamic mmap threshold would otherwise
+        // start serving them from the heap after the first frees, and the heap never shrinks.
+        mallopt(M_MMAP_THRESHOLD, 1 << 20)
         let vfs = VFS(meta: meta, store: store, settings: settings, config: config)
 
         var options = FuseOptions()

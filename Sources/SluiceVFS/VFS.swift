@@ -35,6 +35,7 @@ public final class VFS: Sendable {
         var chunkConfig = ChunkConfig(volume: settings.name)
         chunkConfig.blockSize = settings.blockSize
         chunkConfig.bufferBytes = config.bufferSize
+        chunkConfig.memoryCacheBytes = config.memoryCacheSize
         chunks = ChunkStore(store: store, config: chunkConfig)
         worker = BackgroundWorker(meta: meta, chunks: chunks)
     }
