@@ -53,6 +53,25 @@ extension MetaClient {
     public func closeSession() throws {
         let sid = sessionID
         guard sid.rawValue != 0 else { return }
+        try removeSession(sid)
+        currentSession.withLock { $0 = SessionID(0) }
+    }
+
+    /// Cleans up after clients that died: every other session whose heartbeat is older than
+    /// `maxAge` seconds is removed, with the inodes it kept alive after unlink. Returns the
+    /// sessions removed.
+    @discardableResult
+    public func cleanStaleSessions(maxAge: Double) throws -> [SessionInfo] {
+        let now = Date()
+        let own = sessionID
+        let stale = try sessions().filter {
+            $0.id != own.rawValue && now.timeIntervalSince($0.heartbeatAt) > maxAge
+        }
+        for info in stale { try removeSession(SessionID(info.id)) }
+        return stale
+    }
+
+    private func removeSession(_ sid: SessionID) throws {
         try engine.write { tx in
             let prefix = MetaKeys.sustainedPrefix(sid)
             while true {
@@ -70,7 +89,6 @@ extension MetaClient {
             }
             try tx.delete(MetaKeys.session(sid))
         }
-        currentSession.withLock { $0 = SessionID(0) }
     }
 
     /// Every registered session.

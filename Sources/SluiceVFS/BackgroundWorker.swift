@@ -21,9 +21,13 @@ final class BackgroundWorker: @unchecked Sendable {
     /// Seconds between heartbeats and idle sweeps for due deletions.
     static let interval: TimeInterval = 5
 
-    init(meta: MetaClient, chunks: ChunkStore) {
+    /// Seconds without a heartbeat after which a session counts as dead.
+    let sessionTimeout: Double
+
+    init(meta: MetaClient, chunks: ChunkStore, sessionTimeout: Double) {
         self.meta = meta
         self.chunks = chunks
+        self.sessionTimeout = sessionTimeout
     }
 
     func start(vfs: VFS) {
@@ -87,6 +91,7 @@ final class BackgroundWorker: @unchecked Sendable {
             if monotonicNanoseconds() - lastBeat > UInt64(Self.interval * 1e9) {
                 lastBeat = monotonicNanoseconds()
                 do { try meta.heartbeat() } catch { report("heartbeat failed: \(error)") }
+                cleanStaleSessions()
             }
             if !keepGoing { break }
         }
@@ -94,6 +99,21 @@ final class BackgroundWorker: @unchecked Sendable {
         stopped = true
         condition.broadcast()
         condition.unlock()
+    }
+
+    private var lastSessionSweep: UInt64 = 0
+
+    /// About once a minute, any client removes sessions of clients that stopped beating.
+    private func cleanStaleSessions() {
+        guard monotonicNanoseconds() - lastSessionSweep > 60_000_000_000 || lastSessionSweep == 0 else { return }
+        lastSessionSweep = monotonicNanoseconds()
+        do {
+            for s in try meta.cleanStaleSessions(maxAge: sessionTimeout) {
+                report("removed stale session \(s.id) of \(s.hostName) pid \(s.processID) (\(s.mountPoint))")
+            }
+        } catch {
+            report("cleaning stale sessions failed: \(error)")
+        }
     }
 
     private func runDeletions() {

@@ -37,7 +37,7 @@ public final class VFS: Sendable {
         chunkConfig.bufferBytes = config.bufferSize
         chunkConfig.memoryCacheBytes = config.memoryCacheSize
         chunks = ChunkStore(store: store, config: chunkConfig)
-        worker = BackgroundWorker(meta: meta, chunks: chunks)
+        worker = BackgroundWorker(meta: meta, chunks: chunks, sessionTimeout: config.sessionTimeout)
     }
 
     /// Starts background work: deleting unreferenced objects, compaction, the session heartbeat.

@@ -18,6 +18,8 @@ public struct VFSConfig: Sendable {
     public var compactionThreshold = 100
     /// Blocks to fetch ahead of a sequential reader.
     public var readAheadBlocks = 4
+    /// Seconds without a heartbeat after which another client's session is cleaned up.
+    public var sessionTimeout: Double = 300
     /// Entries fetched from metadata per directory listing page.
     public var directoryPageSize = 1000
 
