@@ -132,27 +132,66 @@ final class ReadBuffers: Sendable {
     }
 }
 
-/// Extended attributes: for now only the virtual names `sluice.meta` (which metadata engine a
-/// path lives in, for `sluice info`) and `sluice.pid` (the serving process, for `sluice umount`).
-/// Every other name has no value. These names are outside the user/trusted/security/system
-/// namespaces, so no real attribute can collide with them.
+/// Extended attributes. The mount also answers virtual names outside the user, trusted,
+/// security and system namespaces (so no stored attribute can collide with them):
+/// `sluice.meta` (the metadata URL, for `sluice info`), `sluice.pid` (for `sluice umount`) and
+/// `sluice.stats` (operation counters, for `sluice bench`). They are never listed.
 enum FuseXattr {
-    static func get(_ req: fuse_req_t?, _ ino: InodeNumber, _ name: UnsafePointer<CChar>?, _ size: Int) {
-        guard let name else { _ = fuse_reply_err(req, Errno.noData.rawValue); return }
-        let server = Unmanaged<FuseServer>.fromOpaque(fuse_req_userdata(req)!).takeUnretainedValue()
-        let caller = callerOf(req)
-        // The URL may carry a password: only root and the mount's owner may read these.
-        guard caller.uid == 0 || caller.uid == getuid() else { _ = fuse_reply_err(req, Errno.noData.rawValue); return }
-        let text: String
-        switch String(cString: name) {
-        case "sluice.meta": text = server.metaURL
-        case "sluice.pid": text = String(getpid())
-        case "sluice.stats": text = OperationStats.render() + "\n" + ProcessUsage.render()
-        default: _ = fuse_reply_err(req, Errno.noData.rawValue); return
+    static func install(_ ops: inout fuse_lowlevel_ops) {
+        ops.getxattr = { req, ino, name, size in FuseXattr.get(req, InodeNumber(ino), name, size) }
+        ops.listxattr = { req, ino, size in
+            do {
+                var out: [UInt8] = []
+                for n in try vfsOf(req).listxattr(InodeNumber(ino)) {
+                    out.append(contentsOf: n)
+                    out.append(0)
+                }
+                FuseXattr.reply(req, out, size)
+            } catch { FuseReply.error(req, error) }
         }
-        let value = Array(text.utf8)
+        ops.setxattr = { req, ino, name, value, size, flags in
+            do {
+                let mode: XattrMode = flags & 1 != 0 ? .create : flags & 2 != 0 ? .replace : .createOrReplace
+                let bytes = size > 0 ? Array(UnsafeRawBufferPointer(start: value, count: size)) : []
+                try vfsOf(req).setxattr(InodeNumber(ino), nameBytes(name), bytes, mode: mode)
+                FuseReply.ok(req)
+            } catch { FuseReply.error(req, error) }
+        }
+        ops.removexattr = { req, ino, name in
+            do { try vfsOf(req).removexattr(InodeNumber(ino), nameBytes(name)); FuseReply.ok(req) } catch {
+                FuseReply.error(req, error)
+            }
+        }
+    }
+
+    /// Replies with a value or its size, the way getxattr/listxattr ask: size 0 asks for the
+    /// length; a buffer too small is ERANGE.
+    static func reply(_ req: fuse_req_t?, _ value: [UInt8], _ size: Int) {
+        FuseTiming.end()
         if size == 0 { _ = fuse_reply_xattr(req, value.count); return }
         guard size >= value.count else { _ = fuse_reply_err(req, Errno.outOfRange.rawValue); return }
         value.withUnsafeBytes { _ = fuse_reply_buf(req, $0.baseAddress?.assumingMemoryBound(to: CChar.self), value.count) }
+    }
+
+    static func get(_ req: fuse_req_t?, _ ino: InodeNumber, _ name: UnsafePointer<CChar>?, _ size: Int) {
+        let vfs = vfsOf(req)
+        let key = nameBytes(name)
+        if key.starts(with: Array("sluice.".utf8)) { return virtual(req, String(decoding: key, as: UTF8.self), size) }
+        do { reply(req, try vfs.getxattr(ino, key), size) } catch { FuseReply.error(req, error) }
+    }
+
+    private static func virtual(_ req: fuse_req_t?, _ name: String, _ size: Int) {
+        let server = Unmanaged<FuseServer>.fromOpaque(fuse_req_userdata(req)!).takeUnretainedValue()
+        let caller = callerOf(req)
+        // The URL may carry a password: only root and the mount's owner may read these.
+        guard caller.uid == 0 || caller.uid == getuid() else { return FuseReply.error(req, Errno.noData) }
+        let text: String
+        switch name {
+        case "sluice.meta": text = server.metaURL
+        case "sluice.pid": text = String(getpid())
+        case "sluice.stats": text = OperationStats.render() + "\n" + ProcessUsage.render()
+        default: return FuseReply.error(req, Errno.noData)
+        }
+        reply(req, Array(text.utf8), size)
     }
 }

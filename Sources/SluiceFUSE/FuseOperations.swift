@@ -1,6 +1,5 @@
 import CFUSE
 import SluiceBase
-import SluiceMeta
 import SluiceVFS
 
 /// The libfuse low-level operation table. Each callback is a C function pointer that captures
@@ -110,10 +109,7 @@ enum FuseOperations {
                 FuseReply.error(req, error)
             }
         }
-        ops.getxattr = { req, ino, name, size in FuseXattr.get(req, InodeNumber(ino), name, size) }
-        ops.listxattr = { req, _, size in
-            if size == 0 { fuse_reply_xattr(req, 0) } else { fuse_reply_buf(req, nil, 0) }
-        }
+        FuseXattr.install(&ops)
         installFileOperations(&ops)
         installDirectoryOperations(&ops)
         return ops

@@ -1,32 +1,5 @@
 import SluiceBase
 
-/// Which attributes `setattr` changes.
-public struct AttributeChanges: Sendable {
-    public var permissions: FilePermissions?
-    public var uid: UInt32?
-    public var gid: UInt32?
-    public var size: UInt64?
-    public var atime: TimeChange?
-    public var mtime: TimeChange?
-    public var ctime: Timespec?
-
-    public init(permissions: FilePermissions? = nil, uid: UInt32? = nil, gid: UInt32? = nil, size: UInt64? = nil,
-                atime: TimeChange? = nil, mtime: TimeChange? = nil, ctime: Timespec? = nil) {
-        self.permissions = permissions
-        self.uid = uid
-        self.gid = gid
-        self.size = size
-        self.atime = atime
-        self.mtime = mtime
-        self.ctime = ctime
-    }
-}
-
-/// A new timestamp: a given time, or the time of the operation (UTIME_NOW).
-public enum TimeChange: Sendable, Equatable {
-    case now
-    case at(Timespec)
-}
 
 extension MetaClient {
     /// Changes attributes of `ino` in one transaction; a size change truncates or extends the

@@ -16,15 +16,6 @@ public struct NewInode: Sendable {
     }
 }
 
-/// Flags of rename(2)/renameat2(2).
-public struct RenameFlags: OptionSet, Sendable {
-    public let rawValue: UInt32
-    public init(rawValue: UInt32) { self.rawValue = rawValue }
-    /// RENAME_NOREPLACE: fail with EEXIST when the target exists.
-    public static let noReplace = RenameFlags(rawValue: 1)
-    /// RENAME_EXCHANGE: swap source and target atomically.
-    public static let exchange = RenameFlags(rawValue: 2)
-}
 
 extension MetaClient {
     /// Creates a file, directory, symlink or special file named `name` in `parent`, owned by
@@ -182,9 +173,18 @@ extension MetaClient {
     func removeInode(_ ino: InodeNumber, size: UInt64, in tx: any KVTransaction) throws {
         try tx.delete(MetaKeys.attr(ino))
         try tx.delete(MetaKeys.symlink(ino))
+        try deleteAll(prefix: MetaKeys.xattrPrefix(ino), in: tx)
         try releaseChunks(of: ino, from: 0, in: tx)
         try tx.increment(MetaKeys.totalInodes, by: -1)
         if size > 0 { try tx.increment(MetaKeys.usedSpace, by: -Self.spaceOf(size)) }
+    }
+
+    func deleteAll(prefix: [UInt8], in tx: any KVTransaction) throws {
+        while true {
+            let page = try tx.scan(prefix: prefix, after: nil, limit: 256)
+            for pair in page { try tx.delete(pair.key) }
+            if page.count < 256 { return }
+        }
     }
 
     /// Deletes the chunk records of `ino` with index >= `first`, queuing their slices.

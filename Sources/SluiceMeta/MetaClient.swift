@@ -151,13 +151,6 @@ public final class MetaClient: Sendable {
     static func spaceOf(_ size: UInt64) -> Int64 { Int64((size + 4095) & ~4095) }
 }
 
-/// What statfs reports.
-public struct VolumeUsage: Sendable, Equatable {
-    public var totalBytes: UInt64
-    public var usedBytes: UInt64
-    public var totalInodes: UInt64
-    public var usedInodes: UInt64
-}
 
 /// Hands out ids from a metadata counter in batches, so that a busy writer touches the engine
 /// once per batch instead of once per id.

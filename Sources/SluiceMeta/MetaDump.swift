@@ -4,7 +4,7 @@ import SluiceBase
 /// One line of a dump after the header: an inode's attributes, a directory entry, a chunk's
 /// slice list, a symlink target, or a slice awaiting deletion.
 struct DumpRecord: Codable, Equatable {
-    enum Kind: String, Codable { case inode, entry, chunk, symlink, pending }
+    enum Kind: String, Codable { case inode, entry, chunk, symlink, xattr, pending }
     var t: Kind
     var ino: UInt64?
     // inode
@@ -26,7 +26,7 @@ struct DumpRecord: Codable, Equatable {
     // chunk: [position, id, size, offset, length] per slice
     var index: UInt32?
     var slices: [[UInt64]]?
-    // symlink
+    // symlink target, or xattr value (with `name`)
     var target: String?
     var targetBase64: String?
     // pending slice deletion
@@ -119,6 +119,12 @@ public enum MetaDump {
         case UInt8(ascii: "S"):
             var rec = DumpRecord(t: .symlink, ino: ino)
             setBytes(pair.value, text: &rec.target, base64: &rec.targetBase64)
+            return rec
+        case UInt8(ascii: "X"):
+            var rec = DumpRecord(t: .xattr, ino: ino)
+            setBytes(Array(k[10...]), text: &rec.name, base64: &rec.nameBase64)
+            // Values are binary more often than not: always base64.
+            rec.targetBase64 = Data(pair.value).base64EncodedString()
             return rec
         default:
             throw EngineError("unknown metadata key kind \(tag) under inode \(ino)")

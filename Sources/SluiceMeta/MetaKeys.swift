@@ -11,6 +11,7 @@ import SluiceBase
 /// | `A<ino:8>D<name>`            | directory entry: type(1) inode(8)       |
 /// | `A<ino:8>C<index:4>`         | slice list of chunk `index` (24 bytes each) |
 /// | `A<ino:8>S`                  | symlink target                          |
+/// | `A<ino:8>X<name>`            | extended attribute value                |
 /// | `L<slice:8><size:4>`         | slice whose objects await deletion      |
 /// | `E<session:8>`               | session record (JSON)                   |
 /// | `O<session:8><ino:8>`        | inode unlinked while this session held it open |
@@ -48,6 +49,14 @@ enum MetaKeys {
         k.append(UInt8(ascii: "S"))
         return k
     }
+
+    static func xattrPrefix(_ ino: InodeNumber) -> [UInt8] {
+        var k = inodePrefix(ino)
+        k.append(UInt8(ascii: "X"))
+        return k
+    }
+
+    static func xattr(_ ino: InodeNumber, _ name: [UInt8]) -> [UInt8] { xattrPrefix(ino) + name }
 
     static func entryPrefix(_ dir: InodeNumber) -> [UInt8] {
         var k = inodePrefix(dir)

@@ -115,6 +115,9 @@ public enum MetaLoad {
                           value: MetaCoding.encodeSlices(slices))
         case .symlink:
             return KVPair(key: MetaKeys.symlink(InodeNumber(try need(r.ino, "ino"))), value: try bytes(r.target, r.targetBase64))
+        case .xattr:
+            return KVPair(key: MetaKeys.xattr(InodeNumber(try need(r.ino, "ino")), try bytes(r.name, r.nameBase64)),
+                          value: try bytes(nil, r.targetBase64 ?? ""))
         case .pending:
             let key = MetaKeys.pendingSlice(SliceID(try need(r.id, "id")), size: UInt32(try need(r.size, "size")))
             return KVPair(key: key, value: r.due.map(MetaClient.counterBytes) ?? [])
