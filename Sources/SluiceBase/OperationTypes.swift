@@ -62,3 +62,23 @@ public struct VolumeUsage: Sendable, Equatable {
     public var totalInodes: UInt64
     public var usedInodes: UInt64
 }
+
+/// A byte-range lock as fcntl(2) describes it: [start, end] inclusive; `end == UInt64.max`
+/// reaches to the end of any file.
+public struct RangeLock: Sendable, Hashable {
+    public enum Kind: UInt8, Sendable { case read = 1, write = 2, unlock = 3 }
+    public var kind: Kind
+    public var start: UInt64
+    public var end: UInt64
+    /// The process holding it, as reported by F_GETLK.
+    public var pid: UInt32
+
+    public init(kind: Kind, start: UInt64, end: UInt64, pid: UInt32) {
+        self.kind = kind
+        self.start = start
+        self.end = end
+        self.pid = pid
+    }
+
+    public func overlaps(_ o: RangeLock) -> Bool { start <= o.end && o.start <= end }
+}

@@ -42,13 +42,26 @@ extension FuseOperations {
             } catch { FuseReply.error(req, error) }
         }
         ops.flush = { req, _, fi in
-            do { try vfsOf(req).flush(fi!.pointee.fh); FuseReply.ok(req) } catch { FuseReply.error(req, error) }
+            do {
+                let vfs = vfsOf(req)
+                // close(2) of any descriptor drops the process's POSIX locks on the file.
+                try vfs.releasePosixLocks(fi!.pointee.fh, owner: fi!.pointee.lock_owner)
+                try vfs.flush(fi!.pointee.fh)
+                FuseReply.ok(req)
+            } catch { FuseReply.error(req, error) }
         }
         ops.fsync = { req, _, _, fi in
             do { try vfsOf(req).fsync(fi!.pointee.fh); FuseReply.ok(req) } catch { FuseReply.error(req, error) }
         }
         ops.release = { req, _, fi in
-            do { try vfsOf(req).release(fi!.pointee.fh); FuseReply.ok(req) } catch { FuseReply.error(req, error) }
+            do {
+                let vfs = vfsOf(req)
+                if fi!.pointee.flock_release != 0 {
+                    try? vfs.flock(fi!.pointee.fh, owner: fi!.pointee.lock_owner, kind: .unlock, pid: 0)
+                }
+                try vfs.release(fi!.pointee.fh)
+                FuseReply.ok(req)
+            } catch { FuseReply.error(req, error) }
         }
     }
 

@@ -110,6 +110,7 @@ enum FuseOperations {
             }
         }
         FuseXattr.install(&ops)
+        FuseLocks.install(&ops)
         installFileOperations(&ops)
         installDirectoryOperations(&ops)
         return ops

@@ -80,7 +80,7 @@ public final class FuseServer: @unchecked Sendable {
     func configure(_ conn: UnsafeMutablePointer<fuse_conn_info>) {
         var want = conn.pointee.want
         for cap in [FUSE_CAP_ASYNC_READ, FUSE_CAP_ATOMIC_O_TRUNC, FUSE_CAP_READDIRPLUS, FUSE_CAP_PARALLEL_DIROPS,
-                    FUSE_CAP_AUTO_INVAL_DATA] where conn.pointee.capable & UInt32(cap) != 0 {
+                    FUSE_CAP_AUTO_INVAL_DATA, FUSE_CAP_POSIX_LOCKS, FUSE_CAP_FLOCK_LOCKS] where conn.pointee.capable & UInt32(cap) != 0 {
             want |= UInt32(cap)
         }
         // Sending every read of a cached directory as readdirplus makes `ls` fetch attributes

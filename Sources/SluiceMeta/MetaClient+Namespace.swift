@@ -174,6 +174,8 @@ extension MetaClient {
         try tx.delete(MetaKeys.attr(ino))
         try tx.delete(MetaKeys.symlink(ino))
         try deleteAll(prefix: MetaKeys.xattrPrefix(ino), in: tx)
+        try tx.delete(MetaKeys.flock(ino))
+        try tx.delete(MetaKeys.posixLocks(ino))
         try releaseChunks(of: ino, from: 0, in: tx)
         try tx.increment(MetaKeys.totalInodes, by: -1)
         if size > 0 { try tx.increment(MetaKeys.usedSpace, by: -Self.spaceOf(size)) }

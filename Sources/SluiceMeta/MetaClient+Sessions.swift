@@ -87,6 +87,7 @@ extension MetaClient {
                 }
                 if page.count < 256 { break }
             }
+            try dropLocks(of: sid, in: tx)
             try tx.delete(MetaKeys.session(sid))
         }
     }

@@ -77,7 +77,7 @@ public enum MetaDump {
                 var after: [UInt8]?
                 while true {
                     let page = try tx.scan(prefix: prefix, after: after, limit: 1000)
-                    for pair in page { try emit(try record(pair)) }
+                    for pair in page { if let r = try record(pair) { try emit(r) } }
                     guard page.count == 1000, let last = page.last else { break }
                     after = last.key
                 }
@@ -86,7 +86,9 @@ public enum MetaDump {
         }
     }
 
-    static func record(_ pair: KVPair) throws -> DumpRecord {
+    /// The record of one key, or nil for runtime state that is not part of the file system
+    /// (locks belong to running clients).
+    static func record(_ pair: KVPair) throws -> DumpRecord? {
         let k = pair.key
         if k[0] == UInt8(ascii: "L") {
             var r = ByteReader(k, at: 1)
@@ -126,6 +128,8 @@ public enum MetaDump {
             // Values are binary more often than not: always base64.
             rec.targetBase64 = Data(pair.value).base64EncodedString()
             return rec
+        case UInt8(ascii: "F"), UInt8(ascii: "P"):
+            return nil
         default:
             throw EngineError("unknown metadata key kind \(tag) under inode \(ino)")
         }

@@ -12,6 +12,9 @@ import SluiceBase
 /// | `A<ino:8>C<index:4>`         | slice list of chunk `index` (24 bytes each) |
 /// | `A<ino:8>S`                  | symlink target                          |
 /// | `A<ino:8>X<name>`            | extended attribute value                |
+/// | `A<ino:8>F`                  | flock holders (see MetaClient+Locks)    |
+/// | `A<ino:8>P`                  | POSIX range locks                       |
+/// | `K<session:8><ino:8>`        | the session holds locks on this inode   |
 /// | `L<slice:8><size:4>`         | slice whose objects await deletion      |
 /// | `E<session:8>`               | session record (JSON)                   |
 /// | `O<session:8><ino:8>`        | inode unlinked while this session held it open |
@@ -57,6 +60,23 @@ enum MetaKeys {
     }
 
     static func xattr(_ ino: InodeNumber, _ name: [UInt8]) -> [UInt8] { xattrPrefix(ino) + name }
+
+    static func flock(_ ino: InodeNumber) -> [UInt8] { inodePrefix(ino) + [UInt8(ascii: "F")] }
+    static func posixLocks(_ ino: InodeNumber) -> [UInt8] { inodePrefix(ino) + [UInt8(ascii: "P")] }
+
+    static func sessionLockPrefix(_ sid: SessionID) -> [UInt8] {
+        var w = ByteWriter(capacity: 9)
+        w.u8(UInt8(ascii: "K"))
+        w.u64(sid.rawValue)
+        return w.bytes
+    }
+
+    static func sessionLock(_ sid: SessionID, _ ino: InodeNumber) -> [UInt8] {
+        var w = ByteWriter(capacity: 17)
+        w.raw(sessionLockPrefix(sid))
+        w.u64(ino.rawValue)
+        return w.bytes
+    }
 
     static func entryPrefix(_ dir: InodeNumber) -> [UInt8] {
         var k = inodePrefix(dir)
