@@ -53,6 +53,20 @@ extension FuseOperations {
         ops.fsync = { req, _, _, fi in
             do { try vfsOf(req).fsync(fi!.pointee.fh); FuseReply.ok(req) } catch { FuseReply.error(req, error) }
         }
+        ops.fallocate = { req, _, mode, offset, length, fi in
+            do {
+                try vfsOf(req).fallocate(fi!.pointee.fh, mode: mode, offset: UInt64(offset), length: UInt64(length))
+                FuseReply.ok(req)
+            } catch { FuseReply.error(req, error) }
+        }
+        ops.copy_file_range = { req, _, offIn, fiIn, _, offOut, fiOut, length, _ in
+            do {
+                let n = try vfsOf(req).copyFileRange(fiIn!.pointee.fh, offsetIn: UInt64(offIn), fiOut!.pointee.fh,
+                                                     offsetOut: UInt64(offOut), length: UInt64(length))
+                FuseTiming.end()
+                fuse_reply_write(req, n)
+            } catch { FuseReply.error(req, error) }
+        }
         ops.release = { req, _, fi in
             do {
                 let vfs = vfsOf(req)

@@ -139,9 +139,7 @@ extension MetaClient {
             // Readers here or on other clients may still hold the old list for a moment:
             // the replaced objects become deletable only after a grace period.
             let due = Self.counterBytes(Int64(Timespec.now().seconds) + Int64(compactionGraceSeconds))
-            for s in replaced where !s.id.isHole {
-                try tx.set(MetaKeys.pendingSlice(s.id, size: s.size), due)
-            }
+            for s in replaced { try dropReference(s, due: due, in: tx) }
             return true
         }
     }

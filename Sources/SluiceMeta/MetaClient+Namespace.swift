@@ -189,6 +189,21 @@ extension MetaClient {
         }
     }
 
+    /// One slice-list entry goes away: a shared slice loses a reference; the last reference
+    /// queues the slice's objects for deletion (`due`: empty for now, or a due time).
+    func dropReference(_ slice: SliceRef, due: [UInt8], in tx: any KVTransaction) throws {
+        guard !slice.id.isHole else { return }
+        let refs = MetaKeys.sliceRefs(slice.id, size: slice.size)
+        let extra = try tx.counter(refs)
+        if extra > 1 {
+            try tx.set(refs, Self.counterBytes(extra - 1))
+        } else if extra == 1 {
+            try tx.delete(refs)
+        } else {
+            try tx.set(MetaKeys.pendingSlice(slice.id, size: slice.size), due)
+        }
+    }
+
     /// Deletes the chunk records of `ino` with index >= `first`, queuing their slices.
     func releaseChunks(of ino: InodeNumber, from first: UInt32, in tx: any KVTransaction) throws {
         let prefix = MetaKeys.chunkPrefix(ino)
@@ -196,8 +211,8 @@ extension MetaClient {
         while true {
             let page = try tx.scan(prefix: prefix, after: after, limit: 256)
             for pair in page {
-                for slice in try MetaCoding.decodeSlices(pair.value) where !slice.id.isHole {
-                    try tx.set(MetaKeys.pendingSlice(slice.id, size: slice.size), [])
+                for slice in try MetaCoding.decodeSlices(pair.value) {
+                    try dropReference(slice, due: [], in: tx)
                 }
                 try tx.delete(pair.key)
             }

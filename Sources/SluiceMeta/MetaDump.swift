@@ -4,7 +4,7 @@ import SluiceBase
 /// One line of a dump after the header: an inode's attributes, a directory entry, a chunk's
 /// slice list, a symlink target, or a slice awaiting deletion.
 struct DumpRecord: Codable, Equatable {
-    enum Kind: String, Codable { case inode, entry, chunk, symlink, xattr, pending }
+    enum Kind: String, Codable { case inode, entry, chunk, symlink, xattr, pending, refs }
     var t: Kind
     var ino: UInt64?
     // inode
@@ -29,7 +29,7 @@ struct DumpRecord: Codable, Equatable {
     // symlink target, or xattr value (with `name`)
     var target: String?
     var targetBase64: String?
-    // pending slice deletion
+    // pending slice deletion (`due`: when), or extra references of a shared slice (`due`: count)
     var id: UInt64?
     var due: Int64?
 }
@@ -73,7 +73,7 @@ public enum MetaDump {
                 try write((first ? "" : ",\n") + line)
                 first = false
             }
-            for prefix in [[UInt8(ascii: "A")], MetaKeys.pendingSlicePrefix] {
+            for prefix in [[UInt8(ascii: "A")], MetaKeys.pendingSlicePrefix, MetaKeys.sliceRefsPrefix] {
                 var after: [UInt8]?
                 while true {
                     let page = try tx.scan(prefix: prefix, after: after, limit: 1000)
@@ -90,6 +90,13 @@ public enum MetaDump {
     /// (locks belong to running clients).
     static func record(_ pair: KVPair) throws -> DumpRecord? {
         let k = pair.key
+        if k[0] == UInt8(ascii: "R") {
+            var r = ByteReader(k, at: 1)
+            var v = ByteReader(pair.value)
+            let id = r.u64()
+            let size = UInt64(r.u32())
+            return DumpRecord(t: .refs, size: size, id: id, due: v.i64())
+        }
         if k[0] == UInt8(ascii: "L") {
             var r = ByteReader(k, at: 1)
             var v = ByteReader(pair.value)

@@ -16,6 +16,7 @@ import SluiceBase
 /// | `A<ino:8>P`                  | POSIX range locks                       |
 /// | `K<session:8><ino:8>`        | the session holds locks on this inode   |
 /// | `L<slice:8><size:4>`         | slice whose objects await deletion      |
+/// | `R<slice:8><size:4>`         | extra references to a shared slice (copy_file_range) |
 /// | `E<session:8>`               | session record (JSON)                   |
 /// | `O<session:8><ino:8>`        | inode unlinked while this session held it open |
 enum MetaKeys {
@@ -116,6 +117,14 @@ enum MetaKeys {
         w.u64(id.rawValue)
         w.u32(size)
         return w.bytes
+    }
+
+    static let sliceRefsPrefix: [UInt8] = [UInt8(ascii: "R")]
+
+    static func sliceRefs(_ id: SliceID, size: UInt32) -> [UInt8] {
+        var k = pendingSlice(id, size: size)
+        k[0] = UInt8(ascii: "R")
+        return k
     }
 
     static let sessionPrefix: [UInt8] = [UInt8(ascii: "E")]

@@ -118,6 +118,9 @@ public enum MetaLoad {
         case .xattr:
             return KVPair(key: MetaKeys.xattr(InodeNumber(try need(r.ino, "ino")), try bytes(r.name, r.nameBase64)),
                           value: try bytes(nil, r.targetBase64 ?? ""))
+        case .refs:
+            let key = MetaKeys.sliceRefs(SliceID(try need(r.id, "id")), size: UInt32(try need(r.size, "size")))
+            return KVPair(key: key, value: MetaClient.counterBytes(try need(r.due, "count")))
         case .pending:
             let key = MetaKeys.pendingSlice(SliceID(try need(r.id, "id")), size: UInt32(try need(r.size, "size")))
             return KVPair(key: key, value: r.due.map(MetaClient.counterBytes) ?? [])
