@@ -36,6 +36,9 @@ struct MountCommand: ParsableCommand {
     @Option(help: "Seconds the kernel caches directory names.")
     var dirEntryCache = 1.0
 
+    @Option(help: "When reads update atime: noatime, relatime or strictatime.")
+    var atimeMode = "relatime"
+
     @Flag(help: "Mount read-only.")
     var readOnly = false
 
@@ -76,6 +79,10 @@ struct MountCommand: ParsableCommand {
         config.entryTimeout = entryCache
         config.directoryEntryTimeout = dirEntryCache
         config.readOnly = readOnly
+        guard let atime = AtimeMode(rawValue: atimeMode) else {
+            throw UsageError("invalid --atime-mode \"\(atimeMode)\" (noatime, relatime or strictatime)")
+        }
+        config.atimeMode = atime
         config.bufferSize = buffer
         config.memoryCacheSize = memoryCache
         // Block buffers are megabytes each: glibc's dynamic mmap threshold would otherwise

@@ -9,6 +9,8 @@ extension FuseOperations {
             do {
                 let (fh, _) = try vfsOf(req).open(InodeNumber(ino), flags: OpenFlags(raw: fi!.pointee.flags))
                 fi!.pointee.fh = fh
+                // O_DIRECT (glibc names it __O_DIRECT without _GNU_SOURCE) bypasses the page cache.
+                if fi!.pointee.flags & __O_DIRECT != 0 { fi!.pointee.direct_io = 1 }
                 FuseTiming.end()
                 fuse_reply_open(req, fi)
             } catch { FuseReply.error(req, error) }
@@ -19,6 +21,8 @@ extension FuseOperations {
                 let (fh, e) = try vfs.create(InodeNumber(parent), nameBytes(name), permissions: FilePermissions(mode),
                                              flags: OpenFlags(raw: fi!.pointee.flags), by: callerOf(req))
                 fi!.pointee.fh = fh
+                // O_DIRECT (glibc names it __O_DIRECT without _GNU_SOURCE) bypasses the page cache.
+                if fi!.pointee.flags & __O_DIRECT != 0 { fi!.pointee.direct_io = 1 }
                 var p = FuseReply.entryParam(e)
                 FuseTiming.end()
                 fuse_reply_create(req, &p, fi)

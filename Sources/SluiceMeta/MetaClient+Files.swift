@@ -33,6 +33,15 @@ extension MetaClient {
         }
     }
 
+    /// Sets atime alone: reading changes no ctime.
+    public func touchAtime(_ ino: InodeNumber, _ time: Timespec) throws {
+        try engine.write { tx in
+            var attr = try Self.attr(ino, in: tx)
+            attr.atime = time
+            try Self.put(ino, attr, in: tx)
+        }
+    }
+
     /// Shrinking drops whole chunks past the end and covers the tail of the last chunk with a
     /// hole, so that a later extension reads zeros there. No object is touched.
     func truncate(_ ino: InodeNumber, from old: UInt64, to new: UInt64, in tx: any KVTransaction) throws {

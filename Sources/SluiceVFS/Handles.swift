@@ -10,6 +10,9 @@ final class FileHandle: @unchecked Sendable {
     let writable: Bool
     let append: Bool
     let lock = Locked<UInt64>(UInt64.max)
+    /// Whether this handle's reads have been considered for an atime update yet: one check
+    /// per open keeps reads free of metadata writes.
+    let atimeChecked = Locked(false)
 
     init(inode: InodeNumber, readable: Bool, writable: Bool, append: Bool) {
         self.inode = inode

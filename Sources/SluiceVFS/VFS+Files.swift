@@ -53,7 +53,9 @@ extension VFS {
             inodes.invalidateChunks(ino)
             scheduleCompaction(writer)
         }
-        let size = try meta.getattr(ino).size
+        let attr = try meta.getattr(ino)
+        let size = attr.size
+        updateAtime(handle, attr)
         guard offset < size else { return 0 }
         let length = Int(min(UInt64(buffer.count), size - offset))
         var done = 0
@@ -68,6 +70,26 @@ extension VFS {
         }
         readAhead(handle, offset: offset, length: length, fileSize: size)
         return length
+    }
+
+    /// Applies the atime policy once per open handle, on its first read.
+    private func updateAtime(_ handle: FileHandle, _ attr: InodeAttributes) {
+        guard config.atimeMode != .noatime, !config.readOnly else { return }
+        let first = handle.atimeChecked.withLock { checked -> Bool in
+            defer { checked = true }
+            return !checked
+        }
+        guard first else { return }
+        let now = Timespec.now()
+        let due: Bool
+        switch config.atimeMode {
+        case .noatime: due = false
+        case .strictatime: due = true
+        case .relatime: due = attr.atime <= attr.mtime || attr.atime <= attr.ctime || now.seconds - attr.atime.seconds >= 86_400
+        }
+        guard due else { return }
+        // A failed atime update must not fail the read that caused it.
+        _ = try? meta.touchAtime(handle.inode, now)
     }
 
     func chunkSlices(_ ino: InodeNumber, _ index: UInt32) throws -> [SliceRef] {

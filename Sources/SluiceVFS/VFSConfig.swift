@@ -18,10 +18,22 @@ public struct VFSConfig: Sendable {
     public var compactionThreshold = 100
     /// Blocks to fetch ahead of a sequential reader.
     public var readAheadBlocks = 4
+    /// When reads update atime.
+    public var atimeMode: AtimeMode = .relatime
     /// Seconds without a heartbeat after which another client's session is cleaned up.
     public var sessionTimeout: Double = 300
     /// Entries fetched from metadata per directory listing page.
     public var directoryPageSize = 1000
 
     public init() {}
+}
+
+/// When reading a file updates its atime.
+public enum AtimeMode: String, Sendable, CaseIterable {
+    /// Never.
+    case noatime
+    /// When atime is not newer than mtime or ctime, or is more than a day old (Linux's default).
+    case relatime
+    /// On every open that reads.
+    case strictatime
 }
