@@ -92,6 +92,9 @@ final class FileWriter: @unchecked Sendable {
     private func commitLocked(compactionThreshold: Int) throws {
         let slices = open
         open.removeAll()
+        // Committed data is metadata's length now. A stale end would make getattr report the
+        // pre-truncate length once a later small write buffers data again.
+        pendingEnd = 0
         for (i, s) in slices.enumerated() {
             do {
                 let keys = try s.writer.finish()
