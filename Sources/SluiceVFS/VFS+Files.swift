@@ -116,9 +116,14 @@ extension VFS {
             // Over budget: this writer commits what it holds, which frees its buffers as the
             // uploads finish; then wait (bounded) for the rest of the process to drain.
             try writer.commit(compactionThreshold: config.compactionThreshold)
+            committed(writer)
             chunks.waitForBufferSpace(timeout: .seconds(30))
         }
-        try writer.write(data, at: offset, compactionThreshold: config.compactionThreshold)
+        if try writer.write(data, at: offset, compactionThreshold: config.compactionThreshold) {
+            // Commits outside flush change the slice lists too: without this, a read with
+            // nothing left buffered served the list cached before them (stale bytes).
+            committed(writer)
+        }
         return data.count
     }
 
@@ -132,7 +137,12 @@ extension VFS {
     func flushWrites(_ ino: InodeNumber) throws {
         guard let writer = inodes.writer(ino) else { return }
         try writer.commit(compactionThreshold: config.compactionThreshold)
-        inodes.invalidateChunks(ino)
+        committed(writer)
+    }
+
+    /// After a commit of `writer`: drops the inode's cached slice lists, queues compactions.
+    func committed(_ writer: FileWriter) {
+        inodes.invalidateChunks(writer.inode)
         scheduleCompaction(writer)
     }
 
