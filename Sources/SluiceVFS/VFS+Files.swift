@@ -23,7 +23,8 @@ extension VFS {
             throw Errno.isDirectory
         }
         inodes.opened(ino)
-        if flags.truncate && attr.type == .regular && attr.size > 0 {
+        // Buffered data of other handles counts: a committed length of 0 does not mean empty.
+        if flags.truncate && attr.type == .regular && adjusted(ino, attr).size > 0 {
             do {
                 attr = try setattr(ino, AttributeChanges(size: 0)).attributes
             } catch {
