@@ -32,7 +32,7 @@ func randomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
     return out
 }
 
-func name(_ s: String) -> [UInt8] { Array(s.utf8) }
+func fileName(_ s: String) -> [UInt8] { Array(s.utf8) }
 
 /// open(2) flags as the FUSE layer passes them.
 enum Flags {
@@ -66,7 +66,7 @@ struct FileModel {
 }
 
 /// A formatted volume and a started VFS over it; `close()` shuts the VFS down.
-final class TestVolume {
+final class TestVolume: Sendable {
     let meta: MetaClient
     let store: any ObjectStore
     let vfs: VFS
@@ -86,7 +86,7 @@ final class TestVolume {
 
     /// Creates `file` in the root, open read-write.
     func create(_ file: String, flags: OpenFlags = Flags.readWrite) throws -> (fh: UInt64, ino: InodeNumber) {
-        let (fh, entry) = try vfs.create(.root, name(file), permissions: FilePermissions(rawValue: 0o644),
+        let (fh, entry) = try vfs.create(.root, fileName(file), permissions: FilePermissions(rawValue: 0o644),
                                          flags: flags, by: .root)
         return (fh, entry.inode)
     }
