@@ -15,6 +15,9 @@ final class BackgroundWorker: @unchecked Sendable {
     private var stopped = true
     private var woken = false
     private var compactions: [(InodeNumber, UInt32)] = []
+    /// Held while a batch of work runs, so that `runPendingWorkNow` can wait for a batch the
+    /// thread already took. Taken before `condition`, never the other way round.
+    private let workLock = NSLock()
     private weak var vfs: VFS?
     private var thread: Thread?
 
@@ -83,11 +86,8 @@ final class BackgroundWorker: @unchecked Sendable {
             if running && !woken { _ = condition.wait(until: Date(timeIntervalSinceNow: Self.interval)) }
             woken = false
             let keepGoing = running
-            let work = compactions
-            compactions.removeAll()
             condition.unlock()
-            for (ino, chunk) in work { compactChunk(ino, chunk) }
-            runDeletions()
+            runBatch()
             if monotonicNanoseconds() - lastBeat > UInt64(Self.interval * 1e9) {
                 lastBeat = monotonicNanoseconds()
                 do { try meta.heartbeat() } catch { report("heartbeat failed: \(error)") }
@@ -115,6 +115,23 @@ final class BackgroundWorker: @unchecked Sendable {
             report("cleaning stale sessions failed: \(error)")
         }
     }
+
+    /// Runs the queued compactions and due deletions.
+    private func runBatch() {
+        workLock.lock()
+        defer { workLock.unlock() }
+        condition.lock()
+        let work = compactions
+        compactions.removeAll()
+        condition.unlock()
+        for (ino, chunk) in work { compactChunk(ino, chunk) }
+        runDeletions()
+    }
+
+    /// Test hook: runs every compaction queued and every deletion due before the call, on the
+    /// calling thread, after waiting for a batch the background thread is running. Lets tests
+    /// observe background effects deterministically instead of polling.
+    func runPendingWorkNow() { runBatch() }
 
     private func runDeletions() {
         while true {

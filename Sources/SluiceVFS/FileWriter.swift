@@ -45,7 +45,9 @@ final class FileWriter: @unchecked Sendable {
     var pendingLength: UInt64 { lock.withLock { _ in open.isEmpty ? 0 : pendingEnd } }
 
     /// Copies `data` into open slices, starting new ones where no open slice can take it.
-    func write(_ data: UnsafeRawBufferPointer, at offset: UInt64, compactionThreshold: Int) throws {
+    /// Returns true when too many slices were open and they were committed.
+    @discardableResult
+    func write(_ data: UnsafeRawBufferPointer, at offset: UInt64, compactionThreshold: Int) throws -> Bool {
         try lock.withLock { _ in
             if let failure { throw failure }
             var done = 0
@@ -60,7 +62,9 @@ final class FileWriter: @unchecked Sendable {
                 done += n
             }
             pendingEnd = max(pendingEnd, offset + UInt64(data.count))
-            if open.count > Self.maxOpenSlices { try commitLocked(compactionThreshold: compactionThreshold) }
+            guard open.count > Self.maxOpenSlices else { return false }
+            try commitLocked(compactionThreshold: compactionThreshold)
+            return true
         }
     }
 
@@ -92,6 +96,9 @@ final class FileWriter: @unchecked Sendable {
     private func commitLocked(compactionThreshold: Int) throws {
         let slices = open
         open.removeAll()
+        // Committed data is metadata's length now. A stale end would make getattr report the
+        // pre-truncate length once a later small write buffers data again.
+        pendingEnd = 0
         for (i, s) in slices.enumerated() {
             do {
                 let keys = try s.writer.finish()

@@ -58,12 +58,15 @@ extension VFS {
         while true {
             let step = handle.window.withLock { w -> (DirectoryEntry?, after: [UInt8]?, start: Int)? in
                 if index >= w.start && index < w.start + w.entries.count { return (w.entries[index - w.start], nil, 0) }
-                if index == w.start + w.entries.count {
-                    if w.exhausted { return (nil, nil, 0) }
+                if index < w.start {
+                    // A seek back: start over from the beginning.
+                    w = DirectoryHandle.Window()
                     return nil
                 }
-                // A seek: start over from the beginning.
-                w = DirectoryHandle.Window()
+                // At or past the window's end: the next page, until the index is reached. (A
+                // seek forward used to reset the window here too, and then fetched the first
+                // page forever.)
+                if w.exhausted { return (nil, nil, 0) }
                 return nil
             }
             if let (found, _, _) = step { return found }

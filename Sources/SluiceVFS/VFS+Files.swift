@@ -23,7 +23,8 @@ extension VFS {
             throw Errno.isDirectory
         }
         inodes.opened(ino)
-        if flags.truncate && attr.type == .regular && attr.size > 0 {
+        // Buffered data of other handles counts: a committed length of 0 does not mean empty.
+        if flags.truncate && attr.type == .regular && adjusted(ino, attr).size > 0 {
             do {
                 attr = try setattr(ino, AttributeChanges(size: 0)).attributes
             } catch {
@@ -138,9 +139,14 @@ extension VFS {
             // Over budget: this writer commits what it holds, which frees its buffers as the
             // uploads finish; then wait (bounded) for the rest of the process to drain.
             try writer.commit(compactionThreshold: config.compactionThreshold)
+            committed(writer)
             chunks.waitForBufferSpace(timeout: .seconds(30))
         }
-        try writer.write(data, at: offset, compactionThreshold: config.compactionThreshold)
+        if try writer.write(data, at: offset, compactionThreshold: config.compactionThreshold) {
+            // Commits outside flush change the slice lists too: without this, a read with
+            // nothing left buffered served the list cached before them (stale bytes).
+            committed(writer)
+        }
         return data.count
     }
 
@@ -154,7 +160,12 @@ extension VFS {
     func flushWrites(_ ino: InodeNumber) throws {
         guard let writer = inodes.writer(ino) else { return }
         try writer.commit(compactionThreshold: config.compactionThreshold)
-        inodes.invalidateChunks(ino)
+        committed(writer)
+    }
+
+    /// After a commit of `writer`: drops the inode's cached slice lists, queues compactions.
+    func committed(_ writer: FileWriter) {
+        inodes.invalidateChunks(writer.inode)
         scheduleCompaction(writer)
     }
 

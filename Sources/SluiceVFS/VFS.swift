@@ -49,6 +49,10 @@ public final class VFS: Sendable {
         worker.stop()
     }
 
+    /// Test hook: runs queued compactions and due slice deletions now, on the calling thread
+    /// (see `BackgroundWorker.runPendingWorkNow`).
+    func runBackgroundWorkNow() { worker.runPendingWorkNow() }
+
     // MARK: Attributes
 
     func entry(_ ino: InodeNumber, _ attr: InodeAttributes) -> Entry {
