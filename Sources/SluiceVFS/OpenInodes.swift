@@ -8,6 +8,9 @@ final class OpenInodes: Sendable {
         var writer: FileWriter?
         /// Slice lists read from metadata, with the monotonic time they were read.
         var chunks: [UInt32: (slices: [SliceRef], at: UInt64)] = [:]
+        /// Bumped by every invalidation, so that a list read from metadata before a commit is
+        /// not cached after it.
+        var generation: UInt64 = 0
     }
 
     private let states = Locked<[InodeNumber: State]>([:])
@@ -43,21 +46,28 @@ final class OpenInodes: Sendable {
 
     func allWriters() -> [FileWriter] { states.withLock { $0.values.compactMap(\.writer) } }
 
-    func cachedChunk(_ ino: InodeNumber, _ index: UInt32, maxAgeNanoseconds: UInt64) -> [SliceRef]? {
+    /// A cached slice list younger than `maxAgeNanoseconds`, or the generation to pass to
+    /// `cache` with the list the caller then reads from metadata.
+    func cachedChunk(_ ino: InodeNumber, _ index: UInt32, maxAgeNanoseconds: UInt64) -> (slices: [SliceRef]?, generation: UInt64) {
         states.withLock { s in
-            guard let c = s[ino]?.chunks[index], monotonicNanoseconds() &- c.at <= maxAgeNanoseconds else { return nil }
-            return c.slices
+            guard let st = s[ino] else { return (nil, 0) }
+            guard let c = st.chunks[index], monotonicNanoseconds() &- c.at <= maxAgeNanoseconds else { return (nil, st.generation) }
+            return (c.slices, st.generation)
         }
     }
 
-    func cache(_ ino: InodeNumber, _ index: UInt32, _ slices: [SliceRef]) {
+    /// Caches a list read from metadata, unless an invalidation happened since `generation`.
+    func cache(_ ino: InodeNumber, _ index: UInt32, _ slices: [SliceRef], generation: UInt64) {
         states.withLock { s in
-            guard s[ino] != nil else { return }
+            guard s[ino]?.generation == generation else { return }
             s[ino]?.chunks[index] = (slices, monotonicNanoseconds())
         }
     }
 
     func invalidateChunks(_ ino: InodeNumber) {
-        states.withLock { s in s[ino]?.chunks.removeAll() }
+        states.withLock { s in
+            s[ino]?.chunks.removeAll()
+            s[ino]?.generation &+= 1
+        }
     }
 }

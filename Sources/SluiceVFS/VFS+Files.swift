@@ -95,9 +95,10 @@ extension VFS {
 
     func chunkSlices(_ ino: InodeNumber, _ index: UInt32) throws -> [SliceRef] {
         let maxAge = UInt64(config.attributeTimeout * 1e9)
-        if let cached = inodes.cachedChunk(ino, index, maxAgeNanoseconds: maxAge) { return cached }
+        let (cached, generation) = inodes.cachedChunk(ino, index, maxAgeNanoseconds: maxAge)
+        if let cached { return cached }
         let slices = try meta.readChunk(ino, index)
-        inodes.cache(ino, index, slices)
+        inodes.cache(ino, index, slices, generation: generation)
         return slices
     }
 
