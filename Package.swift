@@ -19,6 +19,9 @@ let package = Package(
         .systemLibrary(name: "CFUSE", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CMalloc"),
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // Shared vocabulary: errno values, typed identifiers, sizes, slice references.
         .target(name: "SluiceBase", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
@@ -27,7 +30,7 @@ let package = Package(
         .target(name: "SluiceMeta", dependencies: ["SluiceBase", "CSQLite"]),
 
         // Data: object stores, then the chunk/slice/block layout over them.
-        .target(name: "SluiceObject", dependencies: ["SluiceBase"]),
+        .target(name: "SluiceObject", dependencies: ["SluiceBase", "CLZ4", "CZstd", "CZlib"]),
         .target(name: "SluiceChunk", dependencies: ["SluiceBase", "SluiceObject"]),
 
         // POSIX semantics over metadata + data.

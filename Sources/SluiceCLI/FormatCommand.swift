@@ -24,6 +24,9 @@ struct FormatCommand: ParsableCommand {
     @Option(help: "Object (block) size, e.g. 4M.")
     var blockSize = "4M"
 
+    @Option(help: "Compression of stored blocks: none, lz4 or zstd.")
+    var compress = "none"
+
     @Option(help: "Days deleted files stay in the trash (0 disables it).")
     var trashDays = 0
 
@@ -45,7 +48,7 @@ struct FormatCommand: ParsableCommand {
         }
         let bucket = bucket ?? ObjectStores.defaultBucketRoot
         let settings = VolumeSettings(name: name, storage: storage, bucket: bucket, blockSize: block,
-                                      trashDays: trashDays, capacity: cap, inodes: inodes)
+                                      compression: compress, trashDays: trashDays, capacity: cap, inodes: inodes)
         try settings.validate()
         // The store is checked before the metadata engine is touched, so a bad bucket leaves
         // no half-formatted volume behind.

