@@ -97,9 +97,9 @@ public final class RedisEngine: KVEngine {
             first = try RedisConnection(endpoint: endpoint, connectTimeout: connectTimeout, commandTimeout: commandTimeout)
         } catch let failure as RedisFailure {
             if case .server(let message) = failure, !failure.isTransient {
-                throw UsageError("redis \(self.displayURL): \(message)")
+                throw UsageError("\(self.displayURL): \(message)")
             }
-            throw EngineError("redis \(self.displayURL): \(failure)")
+            throw EngineError("\(self.displayURL): \(failure)")
         }
         pool = Locked(Pool(idle: [first]))
     }
@@ -171,7 +171,7 @@ public final class RedisEngine: KVEngine {
                 case .conflict:
                     conflicts += 1
                     guard conflicts <= Self.maxConflictRetries else {
-                        throw EngineError("redis \(displayURL): transaction still conflicting after \(conflicts) attempts")
+                        throw EngineError("\(displayURL): transaction still conflicting after \(conflicts) attempts")
                     }
                     Self.pause(attempt: conflicts, baseMicroseconds: 200, capMicroseconds: 20_000)
                 }
@@ -232,7 +232,7 @@ public final class RedisEngine: KVEngine {
             } catch let failure as RedisFailure where failure.isTransient && Self.now() < deadline {
                 Self.pause(attempt: attempt, baseMicroseconds: 50_000, capMicroseconds: 500_000)
             } catch let failure as RedisFailure {
-                throw EngineError("redis \(displayURL): connection lost during commit (\(message)) and its outcome is unknown: \(failure)")
+                throw EngineError("\(displayURL): connection lost during commit (\(message)) and its outcome is unknown: \(failure)")
             }
         }
     }
@@ -251,11 +251,11 @@ public final class RedisEngine: KVEngine {
             } catch let failure as RedisFailure where failure.isTransient {
                 dropIdleConnections()
                 guard Self.now() < deadline else {
-                    throw EngineError("redis \(displayURL): \(failure) (gave up after retrying for \(Int(retrySeconds)) s)")
+                    throw EngineError("\(displayURL): \(failure) (gave up after retrying for \(Int(retrySeconds)) s)")
                 }
                 Self.pause(attempt: attempt, baseMicroseconds: 20_000, capMicroseconds: 500_000)
             } catch let failure as RedisFailure {
-                throw EngineError("redis \(displayURL): \(failure)")
+                throw EngineError("\(displayURL): \(failure)")
             }
         }
     }
@@ -270,7 +270,7 @@ public final class RedisEngine: KVEngine {
 
     private func checkOut() throws -> RedisConnection {
         let reused = try pool.withLock { pool -> RedisConnection? in
-            if pool.closed { throw EngineError("redis \(displayURL): engine is closed") }
+            if pool.closed { throw EngineError("\(displayURL): engine is closed") }
             return pool.idle.popLast()
         }
         if let reused { return reused }
