@@ -18,6 +18,7 @@ let package = Package(
         // C system libraries: headers and link flags only, no logic.
         .systemLibrary(name: "CFUSE", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CMalloc"),
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
@@ -27,7 +28,7 @@ let package = Package(
         .target(name: "SluiceBase", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
 
         // Metadata: the model, the transactional key-value engines, the POSIX metadata logic.
-        .target(name: "SluiceMeta", dependencies: ["SluiceBase", "CSQLite"]),
+        .target(name: "SluiceMeta", dependencies: ["SluiceBase", "CSQLite", "CHiredis"]),
 
         // Data: object stores, then the chunk/slice/block layout over them.
         .target(name: "SluiceObject", dependencies: ["SluiceBase", "CLZ4", "CZstd", "CZlib"]),

@@ -1,0 +1,285 @@
+import SluiceBase
+
+/// The Redis key names of one volume (see `RedisEngine` for the layout). All share the hash tag
+/// `{prefix}`, so that a Redis Cluster would place them in one slot, as MULTI/EXEC requires.
+struct RedisKeyNames: Sendable {
+    /// The sorted set indexing every key of the volume.
+    let index: [UInt8]
+    /// Prepended to a volume key to name the Redis string that holds its value.
+    let valuePrefix: [UInt8]
+    /// Prepended to a connection's marker id to name its commit marker.
+    let markerPrefix: [UInt8]
+    /// SCAN MATCH pattern covering every key above.
+    let pattern: String
+
+    init(prefix: String) {
+        index = Array("{\(prefix)}:i".utf8)
+        valuePrefix = Array("{\(prefix)}:k:".utf8)
+        markerPrefix = Array("{\(prefix)}:c:".utf8)
+        pattern = "{\(prefix)}:*"
+    }
+
+    func value(_ key: [UInt8]) -> [UInt8] { valuePrefix + key }
+    func marker(_ id: String) -> [UInt8] { markerPrefix + Array(id.utf8) }
+}
+
+/// A failure injected into the next commit, for tests of lost connections.
+enum RedisCommitFault: Sendable {
+    /// The connection breaks before the commit is sent: nothing is applied.
+    case requestLost
+    /// The connection breaks after the commit was applied, before its reply is read.
+    case replyLost
+}
+
+/// What one attempt at committing found.
+enum RedisCommitOutcome {
+    case committed
+    /// A watched key changed since it was read: the body must run again.
+    case conflict
+}
+
+/// One attempt of a transaction on one pooled connection, valid only inside the engine call
+/// that created it.
+///
+/// Every key the body reads from the server is WATCHed before it is read (in the same
+/// pipeline), and so is the index before a scan reads it. Writes are buffered in `pending`.
+/// At the end, MULTI/EXEC applies the writes (or, for a body that only read, applies nothing):
+/// EXEC fails when any watched key changed after it was watched, so a successful EXEC proves
+/// that every value the body saw was still current at that instant — one consistent snapshot.
+final class RedisTransaction: KVTransaction {
+    private let connection: RedisConnection
+    private let names: RedisKeyNames
+    private let writable: Bool
+    /// Buffered changes: a value to set, or nil for a deletion.
+    private var pending: [[UInt8]: [UInt8]?] = [:]
+    /// Values read from the server in this attempt (nil for absent); every one is watched, so
+    /// reading it again needs no round trip.
+    private var cache: [[UInt8]: [UInt8]?] = [:]
+    private var indexWatched = false
+    /// Round trips that read data. One round trip is atomic on the server, so a body that read
+    /// only once saw a consistent state without validating it.
+    private var readRounds = 0
+    /// The first Redis failure seen; the attempt is void even if the body swallowed it.
+    private(set) var failure: RedisFailure?
+    private var finished = false
+    /// Set by the engine when a test asked for a fault in this commit.
+    var fault: RedisCommitFault?
+
+    init(connection: RedisConnection, names: RedisKeyNames, writable: Bool) {
+        self.connection = connection
+        self.names = names
+        self.writable = writable
+    }
+
+    func finish() { finished = true }
+
+    var hasWrites: Bool { !pending.isEmpty }
+
+    private func checkUsable(writing: Bool) throws {
+        if finished { throw EngineError("redis engine: transaction used after it ended") }
+        if writing && !writable { throw EngineError("redis engine: write in a read transaction") }
+    }
+
+    /// Sends commands in one round trip, first dropping watches a previous transaction on this
+    /// connection left behind, and records any failure.
+    private func send(_ commands: [[[UInt8]]]) throws -> [RedisReply] {
+        if let failure { throw failure }
+        do {
+            guard connection.leftoverWatches else { return try connection.pipeline(commands) }
+            let replies = try connection.pipeline([[Array("UNWATCH".utf8)]] + commands)
+            connection.leftoverWatches = false
+            try replies[0].checked()
+            return Array(replies.dropFirst())
+        } catch let error as RedisFailure {
+            failure = error
+            throw error
+        }
+    }
+
+    private static let watch = Array("WATCH".utf8)
+    private static let get = Array("GET".utf8)
+    private static let mget = Array("MGET".utf8)
+
+    // MARK: Reads
+
+    func get(_ key: [UInt8]) throws -> [UInt8]? {
+        try checkUsable(writing: false)
+        if let change = pending[key] { return change }
+        if let known = cache[key] { return known }
+        let name = names.value(key)
+        let replies = try send([[Self.watch, name], [Self.get, name]])
+        readRounds += 1
+        let value = try recorded { try replies[0].checked(); return try replies[1].checked().bulk() }
+        cache[key] = .some(value)
+        return value
+    }
+
+    func get(many keys: [[UInt8]]) throws -> [[UInt8]?] {
+        try checkUsable(writing: false)
+        try fetch(keys.filter { pending[$0] == nil })
+        return keys.map { key in pending[key] ?? cache[key]! }
+    }
+
+    /// Watches and reads, in one round trip, the keys of `keys` not yet in the cache.
+    private func fetch(_ keys: [[UInt8]]) throws {
+        var missing: [[UInt8]] = []
+        var seen = Set<[UInt8]>()
+        for key in keys where cache[key] == nil && seen.insert(key).inserted { missing.append(key) }
+        guard !missing.isEmpty else { return }
+        let redisNames = missing.map(names.value)
+        let replies = try send([[Self.watch] + redisNames, [Self.mget] + redisNames])
+        readRounds += 1
+        let values = try recorded { () -> [RedisReply] in
+            try replies[0].checked()
+            let values = try replies[1].checked().elements()
+            guard values.count == missing.count else {
+                throw RedisFailure.unexpected("MGET of \(missing.count) keys returned \(values.count) values")
+            }
+            return values
+        }
+        for (key, value) in zip(missing, values) { cache[key] = .some(try recorded { try value.bulk() }) }
+    }
+
+    func scan(prefix: [UInt8], after: [UInt8]?, limit: Int) throws -> [KVPair] {
+        try checkUsable(writing: false)
+        guard limit > 0 else { return [] }
+        let start = KeyBytes.scanStart(prefix: prefix, after: after)
+        let end = KeyBytes.prefixEnd(prefix)
+        func inRange(_ key: [UInt8]) -> Bool {
+            KeyBytes.compare(key, start) >= 0 && (end.map { KeyBytes.compare(key, $0) < 0 } ?? true)
+        }
+        // This transaction's own changes in range, which win over the server's keys.
+        let overlay = pending.keys.filter(inRange).sorted { KeyBytes.compare($0, $1) < 0 }
+        // Each of our deletions in range may hide one server key: fetch that many more, so
+        // that `limit` survivors are among what is fetched (the page stays bounded).
+        let deletions = overlay.count(where: { pending[$0]! == nil })
+        let (wanted, overflow) = limit.addingReportingOverflow(deletions)
+        let fetchCount = overflow ? Int.max : wanted
+
+        var range: [[UInt8]] = [Array("ZRANGEBYLEX".utf8), names.index,
+                                start.isEmpty ? Array("-".utf8) : Array("[".utf8) + start,
+                                end.map { Array("(".utf8) + $0 } ?? Array("+".utf8)]
+        if fetchCount < Int.max { range += [Array("LIMIT".utf8), Array("0".utf8), Array(String(fetchCount).utf8)] }
+        var commands: [[[UInt8]]] = []
+        if !indexWatched { commands.append([Self.watch, names.index]) }
+        commands.append(range)
+        let replies = try send(commands)
+        readRounds += 1
+        indexWatched = true
+        let members = try recorded { () -> [[UInt8]] in
+            for reply in replies.dropLast() { try reply.checked() }
+            return try replies.last!.checked().elements().map { try $0.bulk() ?? [] }
+        }
+        try fetch(members.filter { pending[$0] == nil })
+
+        // Merge the server's keys with the overlay, as MemoryEngine does.
+        var result: [KVPair] = []
+        var i = 0
+        var j = 0
+        while result.count < limit {
+            let base = i < members.count ? members[i] : nil
+            let mine = j < overlay.count ? overlay[j] : nil
+            let key: [UInt8]
+            let value: [UInt8]?
+            switch (base, mine) {
+            case (nil, nil):
+                return result
+            case let (b?, m?) where KeyBytes.compare(b, m) == 0:
+                key = m; value = pending[m]!; i += 1; j += 1
+            case let (b?, m?) where KeyBytes.compare(b, m) < 0:
+                key = b; value = cache[b]!; i += 1
+            case let (_, m?):
+                key = m; value = pending[m]!; j += 1
+            case let (b?, nil):
+                key = b; value = cache[b]!; i += 1
+            }
+            // A server key without a value was deleted after the index was read; the index is
+            // watched, so this attempt will not commit.
+            if let value { result.append(KVPair(key: key, value: value)) }
+        }
+        return result
+    }
+
+    // MARK: Writes
+
+    func set(_ key: [UInt8], _ value: [UInt8]) throws {
+        try checkUsable(writing: true)
+        pending[key] = .some(value)
+    }
+
+    func delete(_ key: [UInt8]) throws {
+        try checkUsable(writing: true)
+        pending[key] = .some(nil)
+    }
+
+    // MARK: Ending
+
+    /// True when everything the body read is still current (EXEC of an empty MULTI succeeds).
+    /// A body that read in at most one round trip saw one state and needs no check.
+    func validate() throws -> Bool {
+        guard readRounds > 1 else {
+            connection.leftoverWatches = readRounds > 0
+            return true
+        }
+        let replies = try send([[Array("MULTI".utf8)], [Array("EXEC".utf8)]])
+        try recorded { try replies[0].checked() }
+        return try recorded { try replies[1].checked() } != .null
+    }
+
+    /// Applies the buffered writes atomically, provided nothing read has changed. The commit
+    /// also sets this connection's marker to a new sequence number, so that a commit whose
+    /// reply was lost can be told apart from one that never happened (see `RedisEngine`).
+    /// A `RedisFailure.connection` thrown here leaves the outcome unknown.
+    func commit() throws -> RedisCommitOutcome {
+        guard writable, !pending.isEmpty else { return try validate() ? .committed : .conflict }
+        var sets: [[UInt8]] = [Array("MSET".utf8)]
+        var added: [[UInt8]] = [Array("ZADD".utf8), names.index]
+        var deleted: [[UInt8]] = [Array("DEL".utf8)]
+        var removed: [[UInt8]] = [Array("ZREM".utf8), names.index]
+        for (key, change) in pending {
+            if let value = change {
+                sets += [names.value(key), value]
+                added += [Array("0".utf8), key]
+            } else {
+                deleted.append(names.value(key))
+                removed.append(key)
+            }
+        }
+        connection.commitSequence += 1
+        var commands: [[[UInt8]]] = [[Array("MULTI".utf8)]]
+        if sets.count > 1 { commands += [sets, added] }
+        if deleted.count > 1 { commands += [deleted, removed] }
+        commands.append([Array("SET".utf8), names.marker(connection.markerID),
+                         Array(String(connection.commitSequence).utf8), Array("EX".utf8),
+                         Array(String(RedisEngine.markerLifetimeSeconds).utf8)])
+        commands.append([Array("EXEC".utf8)])
+        if fault == .requestLost { try simulateLostConnection("connection lost before EXEC") }
+        let replies = try send(commands)
+        if fault == .replyLost { try simulateLostConnection("EXEC reply lost") }
+        return try recorded { () -> RedisCommitOutcome in
+            // Queueing errors (e.g. OOM) make EXEC fail with EXECABORT: nothing was applied.
+            for reply in replies.dropLast() { try reply.checked() }
+            let result = try replies.last!.checked()
+            if result == .null { return .conflict }
+            for reply in try result.elements() { try reply.checked() }
+            return .committed
+        }
+    }
+
+    private func simulateLostConnection(_ what: String) throws {
+        connection.markBroken()
+        try recorded { throw RedisFailure.connection("simulated: \(what)") }
+    }
+
+    /// Runs `body`, recording a `RedisFailure` it throws so that the attempt is retried or
+    /// failed even if the transaction's body catches it.
+    @discardableResult
+    private func recorded<R>(_ body: () throws -> R) throws -> R {
+        do {
+            return try body()
+        } catch let error as RedisFailure {
+            if failure == nil { failure = error }
+            throw error
+        }
+    }
+}
