@@ -9,7 +9,8 @@ public struct SluiceCommand: ParsableCommand {
         abstract: "Sluice: a distributed POSIX file system on object storage.",
         version: sluiceVersion,
         subcommands: [FormatCommand.self, MountCommand.self, UmountCommand.self, StatusCommand.self, InfoCommand.self,
-                      BenchCommand.self, DumpCommand.self, LoadCommand.self])
+                      BenchCommand.self, DumpCommand.self, LoadCommand.self, GcCommand.self,
+                      FsckCommand.self])
     public init() {}
 
     /// Runs the command line; every failure ends as one line on stderr and a non-zero exit.

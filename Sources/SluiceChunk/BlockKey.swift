@@ -23,6 +23,16 @@ public struct BlockLayout: Sendable, Hashable {
         return "\(volume)/chunks/\(id / 1_000_000)/\(id / 1_000)/\(id)_\(index)_\(length)"
     }
 
+    /// The slice id, block index and block length a key names, or nil for a key that is not a
+    /// block of this volume.
+    public func parse(_ key: String) -> (slice: SliceID, index: Int, length: Int)? {
+        guard key.hasPrefix(chunksPrefix), let name = key.split(separator: "/").last else { return nil }
+        let parts = name.split(separator: "_")
+        guard parts.count == 3, let id = UInt64(parts[0]), let index = Int(parts[1]), let length = Int(parts[2]),
+              self.key(slice: SliceID(id), index: index, length: length) == key else { return nil }
+        return (SliceID(id), index, length)
+    }
+
     /// The prefix under which every block of this volume lives.
     public var chunksPrefix: String { "\(volume)/chunks/" }
 

@@ -73,7 +73,7 @@ public final class LocalStore: ObjectStore {
             throw Self.failure("stat", path)
         }
         if (st.st_mode & S_IFMT) == S_IFDIR { return nil }
-        return ObjectInfo(key: key, size: Int(st.st_size))
+        return ObjectInfo(key: key, size: Int(st.st_size), modified: Int64(st.st_mtim.tv_sec))
     }
 
     // MARK: - put / delete
@@ -191,7 +191,8 @@ public final class LocalStore: ObjectStore {
                 var st = stat()
                 // The object may vanish between readdir and stat: then it is not listed.
                 guard stat(directory + "/" + entry.name, &st) == 0 else { continue }
-                found.append(ObjectInfo(key: String(decoding: key, as: UTF8.self), size: Int(st.st_size)))
+                found.append(ObjectInfo(key: String(decoding: key, as: UTF8.self), size: Int(st.st_size),
+                                        modified: Int64(st.st_mtim.tv_sec)))
             }
         }
     }

@@ -4,9 +4,21 @@ import SluiceBase
 public struct ObjectInfo: Sendable, Hashable {
     public var key: String
     public var size: Int
-    public init(key: String, size: Int) {
+    /// When the object was written (seconds since 1970), where the store knows. `gc` leaves
+    /// young objects alone: they may belong to a write still in progress.
+    public var modified: Int64?
+
+    public init(key: String, size: Int, modified: Int64? = nil) {
         self.key = key
         self.size = size
+        self.modified = modified
+    }
+
+    /// Equality ignores `modified`: stores differ in whether they know it.
+    public static func == (a: ObjectInfo, b: ObjectInfo) -> Bool { a.key == b.key && a.size == b.size }
+    public func hash(into h: inout Hasher) {
+        h.combine(key)
+        h.combine(size)
     }
 }
 

@@ -133,7 +133,7 @@ final class BackgroundWorker: @unchecked Sendable {
     /// observe background effects deterministically instead of polling.
     func runPendingWorkNow() { runBatch() }
 
-    private func runDeletions() {
+    func runDeletions() {
         while true {
             guard let due = try? meta.pendingSliceDeletions(limit: 256), !due.isEmpty else { return }
             var done: [(id: SliceID, size: UInt32)] = []
@@ -150,29 +150,9 @@ final class BackgroundWorker: @unchecked Sendable {
         }
     }
 
-    /// Rewrites what a chunk shows as one new slice and swaps it in if the list did not change
-    /// meanwhile; otherwise the new slice's objects are deleted and nothing changes.
     private func compactChunk(_ ino: InodeNumber, _ index: UInt32) {
         do {
-            let slices = try meta.readChunk(ino, index)
-            guard slices.count > 1 else { return }
-            let start = slices.map(\.position).min()!
-            let end = slices.map(\.end).max()!
-            var data = [UInt8](repeating: 0, count: Int(end - start))
-            try data.withUnsafeMutableBytes { try chunks.readChunk(slices, position: start, into: $0) }
-            let writer = chunks.makeWriter(id: try meta.newSliceID())
-            do {
-                try data.withUnsafeBytes { try writer.write($0, at: 0) }
-                _ = try writer.finish()
-            } catch {
-                writer.abort()
-                throw error
-            }
-            let merged = SliceRef(position: start, id: writer.id, size: UInt32(data.count), offset: 0, length: UInt32(data.count))
-            if try !meta.compact(ino, chunk: index, replacing: slices, with: merged) {
-                try chunks.remove(slice: writer.id, size: merged.size)
-            }
-            vfs?.inodes.invalidateChunks(ino)
+            try vfs?.compact(ino, chunk: index)
         } catch Errno.noSuchFileOrDirectory {
             return
         } catch {
