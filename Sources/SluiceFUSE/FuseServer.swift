@@ -35,7 +35,11 @@ public final class FuseServer: @unchecked Sendable {
         // max_read must be given both as a mount option and in init(): libfuse ends the session
         // when the two differ.
         var opts = ["fsname=\(options.fsName)", "subtype=sluice", "default_permissions", "max_read=\(1 << 20)"]
-        if getuid() == 0 { opts.append("allow_other") }
+        if getuid() == 0 {
+            // libfuse mounts nodev,nosuid by default; a root mount behaves like a local disk
+            // (ext4 mounts dev,suid): device nodes open their devices, set-id programs run.
+            opts.append(contentsOf: ["allow_other", "dev", "suid"])
+        }
         if options.readOnly { opts.append("ro") }
         opts.append(contentsOf: options.extra)
         let argv = ["sluice", "-o", opts.joined(separator: ",")]

@@ -145,7 +145,17 @@ extension MetaClient {
             }
             let now = Timespec.now()
             try tx.delete(entryKey)
-            try removeInode(ino, size: Layout.directorySize, in: tx)
+            if isOpen(ino) {
+                // Still open (opendir, a process standing in it): like a file unlinked while
+                // open it lives on with nlink 0, so fstat answers, until the last close.
+                var attr = try Self.attr(ino, in: tx)
+                attr.nlink = 0
+                attr.ctime = now
+                try Self.put(ino, attr, in: tx)
+                try tx.set(MetaKeys.sustained(sessionID, ino), [])
+            } else {
+                try removeInode(ino, size: Layout.directorySize, in: tx)
+            }
             dir.nlink -= 1
             dir.mtime = now
             dir.ctime = now

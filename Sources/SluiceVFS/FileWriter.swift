@@ -21,6 +21,9 @@ final class FileWriter: @unchecked Sendable {
     private var open: [OpenSlice] = []
     /// The end of the furthest byte written but not yet committed.
     private var pendingEnd: UInt64 = 0
+    /// When the last buffered write happened: write(2) marks mtime/ctime at once, not at the
+    /// commit on close, so attributes report it while data is buffered.
+    private var lastWrite = Timespec(seconds: 0, nanoseconds: 0)
     /// Keys uploaded since the last fsync, made durable by the next one.
     private var unsyncedKeys: [String] = []
     /// A failed upload or commit, reported once to the next flush/fsync/close.
@@ -44,6 +47,9 @@ final class FileWriter: @unchecked Sendable {
     /// The length the file will have once buffered data is committed (0 when nothing is).
     var pendingLength: UInt64 { lock.withLock { _ in open.isEmpty ? 0 : pendingEnd } }
 
+    /// The time of the last write not yet committed (nil when nothing is buffered).
+    var pendingWriteTime: Timespec? { lock.withLock { _ in open.isEmpty ? nil : lastWrite } }
+
     /// Copies `data` into open slices, starting new ones where no open slice can take it.
     /// Returns true when too many slices were open and they were committed.
     @discardableResult
@@ -62,6 +68,7 @@ final class FileWriter: @unchecked Sendable {
                 done += n
             }
             pendingEnd = max(pendingEnd, offset + UInt64(data.count))
+            lastWrite = Timespec.now()
             guard open.count > Self.maxOpenSlices else { return false }
             try commitLocked(compactionThreshold: compactionThreshold)
             return true

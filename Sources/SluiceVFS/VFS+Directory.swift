@@ -14,11 +14,15 @@ extension VFS {
     public func opendir(_ ino: InodeNumber) throws -> UInt64 {
         let attr = try meta.getattr(ino)
         guard attr.type == .directory else { throw Errno.notDirectory }
+        // Counted as open, so that rmdir keeps the inode until releasedir (fstat of an open,
+        // removed directory must answer nlink 0, not ENOENT).
+        _ = try meta.open(ino)
         return directories.insert(DirectoryHandle(inode: ino))
     }
 
     public func releasedir(_ fh: UInt64) {
-        _ = directories.remove(fh)
+        guard let handle = directories.remove(fh) else { return }
+        do { try meta.close(handle.inode) } catch { worker.report("close of directory \(handle.inode) failed: \(error)") }
     }
 
     /// Entries from position `offset` (0 = start; "." and ".." come first), at most `limit`.

@@ -65,6 +65,13 @@ public final class VFS: Sendable {
         guard attr.type == .regular, let writer = inodes.writer(ino) else { return attr }
         var a = attr
         a.size = max(a.size, writer.pendingLength)
+        // POSIX: a successful write marks mtime and ctime for update; buffered writes reach
+        // metadata only at the commit, so report their time meanwhile (fstat right after
+        // write(2) must see the change).
+        if let t = writer.pendingWriteTime {
+            if a.mtime < t { a.mtime = t }
+            if a.ctime < t { a.ctime = t }
+        }
         return a
     }
 
