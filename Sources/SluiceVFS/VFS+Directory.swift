@@ -58,11 +58,13 @@ extension VFS {
         while true {
             let step = handle.window.withLock { w -> (DirectoryEntry?, after: [UInt8]?, start: Int)? in
                 if index >= w.start && index < w.start + w.entries.count { return (w.entries[index - w.start], nil, 0) }
-                if index == w.start + w.entries.count {
+                if index >= w.start + w.entries.count {
+                    // At or past the end of the window: page forward until it holds `index`.
                     if w.exhausted { return (nil, nil, 0) }
                     return nil
                 }
-                // A seek: start over from the beginning.
+                // A seek back before the window: start over from the beginning (and page
+                // forward from there).
                 w = DirectoryHandle.Window()
                 return nil
             }
