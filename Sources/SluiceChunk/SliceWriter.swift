@@ -184,6 +184,9 @@ public final class SliceWriter: @unchecked Sendable {
             }
         }
         if lastError == nil { chunks.cache.insert(key, data) }
+        // Give the bytes back before `pending` drops: whoever waits for the uploads (finish,
+        // abort) must find the buffer accounting already settled when it wakes.
+        chunks.buffers.release(data.count)
         cond.lock()
         if let lastError {
             failure = failure ?? lastError
@@ -194,6 +197,5 @@ public final class SliceWriter: @unchecked Sendable {
         pending -= 1
         cond.broadcast()
         cond.unlock()
-        chunks.buffers.release(data.count)
     }
 }
