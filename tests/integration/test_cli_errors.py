@@ -3,10 +3,11 @@
 import hashlib
 import json
 import os
+import sqlite3
 
 import pytest
 
-from conftest import Volume, is_mounted, sluice, sluice_error
+from conftest import is_mounted, sluice, sluice_error
 
 
 def snapshot(root):
@@ -78,8 +79,7 @@ def test_unformatted_database(scratch):
         line = sluice_error(*args)
         assert "does not exist" in line, line
         assert not os.path.exists(scratch.db)
-    # An SQLite database that holds no volume.
-    import sqlite3
+    # An SQLite database that is not Sluice's is left exactly as it was.
     con = sqlite3.connect(scratch.db)
     con.execute("CREATE TABLE unrelated (x)")
     con.close()
@@ -136,7 +136,6 @@ def test_mount_point_already_mounted(volume):
     with open(volume.path("file")) as f:
         assert f.read() == "still here"
     assert [s["processID"] for s in status(volume)["sessions"]] == [pid]
-    # Mounting the same volume elsewhere is a second client: allowed (not an error case).
 
 
 def test_bucket_not_writable(scratch):
@@ -175,10 +174,3 @@ def test_invalid_arguments(scratch):
     assert not os.path.exists(scratch.db)
     assert not os.path.exists(scratch.bucket)
 
-
-def test_volume_helper_cleans_up():
-    # Sanity of the fixtures themselves: a Volume's directory goes away on cleanup.
-    v = Volume()
-    root = v.root
-    v.cleanup()
-    assert not os.path.exists(root)
