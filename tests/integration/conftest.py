@@ -10,6 +10,7 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import tempfile
@@ -85,6 +86,7 @@ class Volume:
         self.bucket = os.path.join(self.root, "objects")
         self.mnt = os.path.join(self.root, "mnt")
         self.log = os.path.join(self.root, "mount.log")
+        self.pids = []  # every client this volume started, for cleanup
         os.mkdir(self.mnt)
 
     def path(self, *parts):
@@ -96,6 +98,7 @@ class Volume:
     def mount(self, *extra):
         sluice("mount", "-d", self.meta_url, self.mnt, "--log", self.log, *extra)
         assert is_mounted(self.mnt), "mount -d returned but the mount point is not mounted"
+        self.pids.append(self.pid())
 
     @property
     def mounted(self):
@@ -125,6 +128,14 @@ class Volume:
                 out[os.path.relpath(full, self.bucket)] = os.path.getsize(full)
         return out
 
+    def is_client(self, pid):
+        """True if `pid` is still a client of this volume (and not a recycled process id)."""
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                return self.meta_url.encode() in f.read().split(b"\0")
+        except OSError:
+            return False
+
     def read_log(self):
         try:
             with open(self.log, errors="replace") as f:
@@ -133,16 +144,15 @@ class Volume:
             return "(no mount log)"
 
     def cleanup(self):
-        if self.mounted:
-            pid = None
-            try:
-                pid = self.pid()
-            except OSError:
-                pass
-            if run_sluice("umount", self.mnt).returncode != 0 and self.mounted:
+        """Unmounts (forcing it if a plain umount fails) and removes the directory. A client
+        still alive after that (e.g. one stuck in a loop) is killed: tests must not leak
+        processes."""
+        if self.mounted and run_sluice("umount", self.mnt, timeout=120).returncode != 0 and self.mounted:
+            if run_sluice("umount", "--force", self.mnt, timeout=120).returncode != 0 and self.mounted:
                 subprocess.run(["umount", "-l", self.mnt], capture_output=True)
-                if pid and pid_alive(pid):
-                    os.kill(pid, 9)
+        for pid in self.pids:
+            if pid_alive(pid) and self.is_client(pid):
+                os.kill(pid, signal.SIGKILL)
         shutil.rmtree(self.root, ignore_errors=True)
 
 
