@@ -51,13 +51,23 @@ struct FormatCommand: ParsableCommand {
                                       compression: compress, trashDays: trashDays, capacity: cap, inodes: inodes)
         try settings.validate()
         // The store is checked before the metadata engine is touched, so a bad bucket leaves
-        // no half-formatted volume behind.
+        // no half-formatted volume behind. Checking a file store creates its directory: when
+        // formatting then fails (bad metadata URL or database, volume exists), that new
+        // directory goes again, so a failed format changes nothing.
+        let bucketDirectory = storage == "file" ? (bucket.hasPrefix("file://") ? String(bucket.dropFirst(7)) : bucket) : nil
+        let createdBucket = bucketDirectory.map { !FileManager.default.fileExists(atPath: $0) } ?? false
         _ = try ObjectStores.open(storage: storage, bucket: bucket)
-        let engine = try MetaEngines.open(url: metaURL, create: true)
-        defer { engine.close() }
-        let meta = MetaClient(engine: engine)
-        try meta.format(settings, force: force)
-        let stored = try meta.settings()
+        let stored: VolumeSettings
+        do {
+            let engine = try MetaEngines.open(url: metaURL, create: true)
+            defer { engine.close() }
+            let meta = MetaClient(engine: engine)
+            try meta.format(settings, force: force)
+            stored = try meta.settings()
+        } catch {
+            if createdBucket, let bucketDirectory { rmdir(bucketDirectory) }
+            throw error
+        }
         print("volume \"\(stored.name)\" (\(stored.uuid)) formatted in \(MetaEngines.redactedURL(metaURL)); "
               + "objects in \(stored.storage) \(stored.bucket), block size \(ByteSize.format(stored.blockSize))")
     }

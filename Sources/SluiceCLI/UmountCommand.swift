@@ -36,7 +36,17 @@ struct UmountCommand: ParsableCommand {
         // pending deletions: wait, with a bound, so that a remount sees a quiet volume.
         if let pid {
             let deadline = Date().addingTimeInterval(60)
-            while kill(pid, 0) == 0 && Date() < deadline { usleep(10_000) }
+            while Self.isRunning(pid) && Date() < deadline { usleep(10_000) }
         }
+    }
+
+    /// True while `pid` has not exited. A client that exited is a zombie until whoever adopted
+    /// it (init, once `mount -d` returned) reaps it, which can take a while; kill(pid, 0) still
+    /// finds zombies, so their state is read from /proc.
+    static func isRunning(_ pid: pid_t) -> Bool {
+        guard kill(pid, 0) == 0 else { return false }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let nameEnd = stat.lastIndex(of: ")") else { return true }
+        return stat[stat.index(after: nameEnd)...].split(separator: " ").first != "Z"
     }
 }

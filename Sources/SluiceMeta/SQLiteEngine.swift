@@ -38,7 +38,8 @@ public final class SQLiteEngine: KVEngine {
     }
 
     /// Opens the database at `path`, creating the file only when `create` is true. Fails with
-    /// `UsageError` when the file is missing, unreadable or not a SQLite database.
+    /// `UsageError` when the file is missing, unreadable or not a SQLite database, or (without
+    /// `create`) a SQLite database without Sluice's table.
     public init(path: String, create: Bool) throws {
         self.path = path
         if !create && access(path, F_OK) != 0 {
@@ -48,6 +49,12 @@ public final class SQLiteEngine: KVEngine {
         let first: SQLiteConnection
         do {
             first = try SQLiteConnection(path: path, create: create)
+            // Without `create` the file must already hold Sluice metadata: any other SQLite
+            // database is left exactly as it is (no WAL switch, no table added).
+            if !create, try first.queryText("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'kv'") == nil {
+                first.close()
+                throw UsageError("database \(path) holds no Sluice metadata: run `sluice format` first")
+            }
             try first.prepareDatabase()
         } catch let failure as SQLiteFailure {
             let message = "cannot open sqlite3 database \(path): \(failure.message)"

@@ -60,20 +60,18 @@ extension VFS {
     /// The entry at `index` of the name-ordered listing, or nil past the end.
     private func entryAt(_ index: Int, _ handle: DirectoryHandle, plus: Bool) throws -> DirectoryEntry? {
         while true {
-            let step = handle.window.withLock { w -> (DirectoryEntry?, after: [UInt8]?, start: Int)? in
-                if index >= w.start && index < w.start + w.entries.count { return (w.entries[index - w.start], nil, 0) }
+            // .some(entry or nil at the end) when the window answers; nil when a page must be read.
+            let answer = handle.window.withLock { w -> DirectoryEntry?? in
+                if index >= w.start && index < w.start + w.entries.count { return .some(w.entries[index - w.start]) }
                 if index < w.start {
                     // A seek back: start over from the beginning.
                     w = DirectoryHandle.Window()
                     return nil
                 }
-                // At or past the window's end: the next page, until the index is reached. (A
-                // seek forward used to reset the window here too, and then fetched the first
-                // page forever.)
-                if w.exhausted { return (nil, nil, 0) }
-                return nil
+                // At or past the window's end: the next page, until the index is reached.
+                return w.exhausted ? .some(nil) : nil
             }
-            if let (found, _, _) = step { return found }
+            if let answer { return answer }
             let (after, start) = handle.window.withLock { w in (w.entries.last?.name, w.start + w.entries.count) }
             let page = try meta.readdir(handle.inode, after: after, limit: config.directoryPageSize, withAttributes: plus)
             handle.window.withLock { w in

@@ -1,4 +1,5 @@
 import Foundation
+import CSQLite
 import SluiceBase
 @testable import SluiceMeta
 import SluiceTestSupport
@@ -84,6 +85,20 @@ final class SQLiteEngineConformanceTests: XCTestCase {
             XCTAssertTrue(message.contains("not a database"), message)
             XCTAssertFalse(message.contains("\n"), message)
         }
+    }
+
+    func testForeignDatabaseWithoutCreateIsLeftUnchanged() throws {
+        let file = path("foreign.db")
+        var db: OpaquePointer?
+        XCTAssertEqual(sqlite3_open(file, &db), SQLITE_OK)
+        XCTAssertEqual(sqlite3_exec(db, "CREATE TABLE unrelated(x)", nil, nil, nil), SQLITE_OK)
+        sqlite3_close(db)
+        let before = try Data(contentsOf: URL(fileURLWithPath: file))
+        XCTAssertThrowsError(try SQLiteEngine(path: file, create: false)) { error in
+            XCTAssertEqual((error as? UsageError)?.message, "database \(file) holds no Sluice metadata: run `sluice format` first")
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: file)), before, "the foreign database was changed")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: file + "-wal"))
     }
 
     func testDirectoryInsteadOfFileIsUsageError() {
