@@ -4,7 +4,10 @@ import SluiceMeta
 extension VFS {
     /// Linux's extended attribute namespaces; names outside them are EOPNOTSUPP (as on ext4,
     /// where no handler takes them). The kernel passes every name through FUSE unchecked.
-    static let xattrNamespaces: [[UInt8]] = ["user.", "trusted.", "security.", "system."].map { Array($0.utf8) }
+    /// `system.` holds POSIX ACLs, which Sluice does not enforce yet: storing them as plain
+    /// attributes would make `cp -a` believe the ACL (and with it the mode) was set, so they
+    /// are refused, as on ext4 mounted without ACL support.
+    static let xattrNamespaces: [[UInt8]] = ["user.", "trusted.", "security."].map { Array($0.utf8) }
 
     static func checkXattrNamespace(_ name: [UInt8]) throws {
         guard xattrNamespaces.contains(where: { name.count > $0.count && name.starts(with: $0) }) else {

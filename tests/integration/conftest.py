@@ -87,6 +87,7 @@ class Volume:
         self.mnt = os.path.join(self.root, "mnt")
         self.log = os.path.join(self.root, "mount.log")
         self.pids = []  # every client this volume started, for cleanup
+        self.mount_args = ()  # given to every (re)mount
         os.mkdir(self.mnt)
 
     def path(self, *parts):
@@ -96,7 +97,7 @@ class Volume:
         return sluice("format", self.meta_url, self.name, "--bucket", self.bucket, *extra)
 
     def mount(self, *extra):
-        sluice("mount", "-d", self.meta_url, self.mnt, "--log", self.log, *extra)
+        sluice("mount", "-d", self.meta_url, self.mnt, "--log", self.log, *self.mount_args, *extra)
         assert is_mounted(self.mnt), "mount -d returned but the mount point is not mounted"
         self.pids.append(self.pid())
 

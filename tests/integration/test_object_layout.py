@@ -32,6 +32,10 @@ def write_sequentially(path, size, rng):
             left -= n
 
 
+# Every stored block starts with the block codec's 16-byte header (magic, codec, length, CRC).
+BLOCK_HEADER = 16
+
+
 def check_key(key, size_on_disk, block_size):
     m = OBJECT_KEY.match(key)
     assert m, f"object key {key!r} does not follow <volume>/chunks/<id/1e6>/<id/1e3>/<id>_<index>_<length>"
@@ -39,9 +43,10 @@ def check_key(key, size_on_disk, block_size):
     assert m["vol"] == VOLUME_NAME
     assert int(m["d1"]) == slice_id // 1_000_000, key
     assert int(m["d2"]) == slice_id // 1_000, key
-    assert int(m["len"]) == size_on_disk, f"{key}: name says {m['len']} bytes, file has {size_on_disk}"
-    assert 0 < size_on_disk <= block_size, f"{key}: {size_on_disk} bytes, block size {block_size}"
-    return slice_id, int(m["index"]), size_on_disk
+    length = size_on_disk - BLOCK_HEADER
+    assert int(m["len"]) == length, f"{key}: name says {m['len']} bytes, file holds {length} after the header"
+    assert 0 < length <= block_size, f"{key}: {length} bytes of data, block size {block_size}"
+    return slice_id, int(m["index"]), length
 
 
 @pytest.mark.parametrize("block_arg, block_size", [(None, 4 * MiB), ("1M", MiB)])
