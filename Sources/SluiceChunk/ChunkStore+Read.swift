@@ -10,8 +10,13 @@ extension ChunkStore {
     /// that is not cached share one fetch. A block that is missing, has the wrong length, or
     /// cannot be fetched after a few tries is `Errno.ioError`: never wrong bytes or zeros.
     /// A range outside the slice is an `EngineError` (the caller's slice list is damaged).
+    ///
+    /// A `random` reader (one that did not continue where it stopped) gets only the bytes it
+    /// asks for from a block that is not cached, without caching it: fetching and caching
+    /// whole 4 MiB blocks for 4 KiB reads all over a large file is what made small random reads
+    /// slow.
     public func read(slice id: SliceID, size: UInt32, sliceOffset: Int, length: Int,
-                     into buffer: UnsafeMutableRawBufferPointer) throws {
+                     into buffer: UnsafeMutableRawBufferPointer, random: Bool = false) throws {
         precondition(length <= buffer.count, "buffer too small")
         guard sliceOffset >= 0, length >= 0, sliceOffset + length <= Int(size) else {
             throw EngineError("read of \(sliceOffset)+\(length) outside slice \(id) of \(size) bytes")
@@ -21,6 +26,14 @@ extension ChunkStore {
             let position = sliceOffset + done
             let index = position / layout.blockSize
             let within = position - index * layout.blockSize
+            let blockLength = layout.blockLength(ofSliceSize: Int(size), index: index)
+            if random, !cache.contains(layout.key(slice: id, index: index, length: blockLength)) {
+                let n = min(length - done, blockLength - within)
+                let part = try range(of: layout.key(slice: id, index: index, length: blockLength), at: within, length: n)
+                part.withUnsafeBytes { (buffer.baseAddress! + done).copyMemory(from: $0.baseAddress!, byteCount: n) }
+                done += n
+                continue
+            }
             let data = try block(slice: id, size: Int(size), index: index)
             let n = min(length - done, data.count - within)
             data.withUnsafeBytes { src in
@@ -33,7 +46,8 @@ extension ChunkStore {
     /// Fills `buffer` with the chunk bytes from `position` on, as the slice list `slices`
     /// (later entries cover earlier ones) makes them: slice data where a slice shows, zeros in
     /// holes and where no slice covers. The range must lie within one chunk.
-    public func readChunk(_ slices: [SliceRef], position: UInt32, into buffer: UnsafeMutableRawBufferPointer) throws {
+    public func readChunk(_ slices: [SliceRef], position: UInt32, into buffer: UnsafeMutableRawBufferPointer,
+                          random: Bool = false) throws {
         guard buffer.count > 0 else { return }
         precondition(Int(position) + buffer.count <= Layout.chunkSize, "read crosses the chunk end")
         let end = position + UInt32(buffer.count)
@@ -42,7 +56,7 @@ extension ChunkStore {
             let part = UnsafeMutableRawBufferPointer(rebasing: buffer[at..<at + Int(segment.length)])
             if let source = segment.source {
                 try read(slice: source.id, size: source.size, sliceOffset: Int(segment.sliceOffset),
-                         length: part.count, into: part)
+                         length: part.count, into: part, random: random)
             } else {
                 part.initializeMemory(as: UInt8.self, repeating: 0)
             }
@@ -94,6 +108,22 @@ extension ChunkStore {
             case .abandoned: continue
             }
         }
+    }
+
+    /// `length` bytes at `offset` of one block, fetched alone (a few tries, like whole blocks).
+    private func range(of key: String, at offset: Int, length: Int) throws -> [UInt8] {
+        for attempt in 0..<3 {
+            do {
+                let data = try store.get(key, offset: offset, length: length)
+                guard data.count == length else { throw Errno.ioError }
+                return data
+            } catch let error as Errno where error == .noSuchFileOrDirectory || error == .ioError {
+                throw Errno.ioError
+            } catch {
+                if attempt < 2 { Thread.sleep(forTimeInterval: config.retryDelay * Double(1 << attempt)) }
+            }
+        }
+        throw Errno.ioError
     }
 
     /// Registers a new flight for `key` and returns it, or nil when one is under way.

@@ -21,66 +21,116 @@ public enum Compression: String, Sendable, CaseIterable {
 /// ```
 /// 0  "SLB" + format version (1)
 /// 4  codec: 0 none, 1 lz4, 2 zstd
-/// 5  flags (0), 2 bytes reserved
+/// 5  flags (0), 2 bytes reserved (0)
 /// 8  raw length (u32, big-endian)
-/// 12 CRC-32 of the raw data (u32, big-endian)
-/// 16 payload
+/// 12 CRC-32: of the raw data (compressed codecs), of the segment table (codec none)
+/// 16 codec none: a CRC-32 per 64 KiB segment of the raw data, then the raw data
+///    compressed codecs: the compressed data
 /// ```
-/// The checksum is verified on every read, so a damaged, truncated or swapped object is
-/// reported (EIO) and never returned. An incompressible block is stored raw, so no block grows
-/// by more than the header.
+/// Every read verifies checksums, so a damaged, truncated or swapped object is reported (EIO)
+/// and never returned. Uncompressed blocks carry a checksum per 64 KiB segment so that a small
+/// random read fetches and verifies only the segments it needs. An incompressible block is
+/// stored uncompressed, so no block grows by more than the header and its segment table
+/// (16 + 4 bytes per 64 KiB: 272 bytes for 4 MiB).
 public enum BlockCodec {
     public static let headerSize = 16
+    public static let segmentSize = 64 << 10
+    /// The longest prefix a ranged read needs before the data: header plus the segment table
+    /// of the largest block (16 MiB).
+    public static let maxPrefix = headerSize + 4 * ((16 << 20) / segmentSize)
     static let magic: [UInt8] = [0x53, 0x4C, 0x42, 0x01]
 
+    static func segments(_ length: Int) -> Int { (length + segmentSize - 1) / segmentSize }
+
+    /// Where the raw data starts in an uncompressed block of `length` bytes.
+    public static func payloadStart(rawLength length: Int) -> Int { headerSize + 4 * segments(length) }
+
     public static func encode(_ raw: [UInt8], compression: Compression) -> [UInt8] {
-        let crc = checksum(raw)
-        var out: [UInt8] = []
-        var codec: UInt8 = 0
         if compression != .none, raw.count > 64, let packed = compress(raw, compression) {
-            codec = compression.code
+            var out: [UInt8] = []
             out.reserveCapacity(headerSize + packed.count)
-            appendHeader(&out, codec: codec, length: raw.count, crc: crc)
+            appendHeader(&out, codec: compression.code, length: raw.count, crc: checksum(raw[...]))
             out.append(contentsOf: packed)
             return out
         }
-        out.reserveCapacity(headerSize + raw.count)
-        appendHeader(&out, codec: codec, length: raw.count, crc: crc)
+        let table = segmentTable(raw[...])
+        var out: [UInt8] = []
+        out.reserveCapacity(headerSize + table.count + raw.count)
+        appendHeader(&out, codec: 0, length: raw.count, crc: checksum(table[...]))
+        out.append(contentsOf: table)
         out.append(contentsOf: raw)
         return out
     }
 
-    /// The raw data of a stored block; `Errno.ioError` when it is damaged in any way.
-    public static func decode(_ stored: [UInt8]) throws -> [UInt8] {
+    /// What a stored block's header says.
+    public struct Header {
+        public var codec: UInt8
+        public var rawLength: Int
+        var crc: UInt32
+    }
+
+    public static func header(_ stored: [UInt8]) throws -> Header {
         guard stored.count >= headerSize, Array(stored[0..<4]) == magic else { throw Errno.ioError }
         var r = ByteReader(stored, at: 4)
         let codec = r.u8()
         // Flags and reserved bytes are zero in format 1: anything else is damage.
-        guard r.u8() == 0, r.u16() == 0 else { throw Errno.ioError }
-        let length = Int(r.u32())
-        let crc = r.u32()
-        let raw: [UInt8]
-        switch codec {
-        case 0:
-            guard stored.count - headerSize == length else { throw Errno.ioError }
-            raw = Array(stored[headerSize...])
-        case 1, 2:
-            raw = try decompress(stored, codec: codec, length: length)
-        default:
-            throw Errno.ioError
-        }
-        guard checksum(raw) == crc else { throw Errno.ioError }
-        return raw
+        guard r.u8() == 0, r.u16() == 0, codec <= 2 else { throw Errno.ioError }
+        return Header(codec: codec, rawLength: Int(r.u32()), crc: r.u32())
     }
 
     /// The raw length a stored block's header announces.
-    public static func rawLength(_ header: [UInt8]) throws -> Int {
-        guard header.count >= headerSize, Array(header[0..<4]) == magic else { throw Errno.ioError }
-        var r = ByteReader(header, at: 8)
-        return Int(r.u32())
+    public static func rawLength(_ header: [UInt8]) throws -> Int { try Self.header(header).rawLength }
+
+    /// The raw data of a stored block; `Errno.ioError` when it is damaged in any way.
+    public static func decode(_ stored: [UInt8]) throws -> [UInt8] {
+        let h = try header(stored)
+        guard h.codec == 0 else {
+            let raw = try decompress(stored, codec: h.codec, length: h.rawLength)
+            guard checksum(raw[...]) == h.crc else { throw Errno.ioError }
+            return raw
+        }
+        let start = payloadStart(rawLength: h.rawLength)
+        guard stored.count == start + h.rawLength else { throw Errno.ioError }
+        let table = stored[headerSize..<start]
+        guard checksum(table) == h.crc, segmentTable(stored[start...])[...] == table else { throw Errno.ioError }
+        return Array(stored[start...])
     }
 
-    static func checksum(_ data: [UInt8]) -> UInt32 {
+    /// Verifies the segments of an uncompressed block that `data` holds: `data` is the raw data
+    /// from segment `first` on (whole segments, the last possibly short at the block's end);
+    /// `prefix` holds at least the header and segment table.
+    public static func verifySegments(prefix: [UInt8], first: Int, data: ArraySlice<UInt8>) throws {
+        let h = try header(prefix)
+        guard h.codec == 0 else { throw Errno.ioError }
+        let tableEnd = payloadStart(rawLength: h.rawLength)
+        guard prefix.count >= tableEnd else { throw Errno.ioError }
+        let table = prefix[headerSize..<tableEnd]
+        guard checksum(table) == h.crc else { throw Errno.ioError }
+        let crcs = Array(table)
+        var at = data.startIndex
+        var segment = first
+        while at < data.endIndex {
+            let expectedLength = min(segmentSize, h.rawLength - segment * segmentSize)
+            guard expectedLength > 0, data.endIndex - at >= expectedLength else { throw Errno.ioError }
+            var r = ByteReader(crcs, at: 4 * segment)
+            guard checksum(data[at..<(at + expectedLength)]) == r.u32() else { throw Errno.ioError }
+            at += expectedLength
+            segment += 1
+        }
+    }
+
+    static func segmentTable(_ raw: ArraySlice<UInt8>) -> [UInt8] {
+        var w = ByteWriter(capacity: 4 * segments(raw.count))
+        var at = raw.startIndex
+        while at < raw.endIndex {
+            let end = min(raw.endIndex, at + segmentSize)
+            w.u32(checksum(raw[at..<end]))
+            at = end
+        }
+        return w.bytes
+    }
+
+    static func checksum(_ data: ArraySlice<UInt8>) -> UInt32 {
         data.withUnsafeBufferPointer { UInt32(crc32_z(0, $0.baseAddress, $0.count)) }
     }
 
@@ -93,48 +143,5 @@ public enum BlockCodec {
         w.u32(UInt32(length))
         w.u32(crc)
         out.append(contentsOf: w.bytes)
-    }
-
-    /// The compressed bytes, or nil when compression does not make the block smaller.
-    private static func compress(_ raw: [UInt8], _ compression: Compression) -> [UInt8]? {
-        raw.withUnsafeBytes { src -> [UInt8]? in
-            switch compression {
-            case .none:
-                return nil
-            case .lz4:
-                let bound = Int(LZ4_compressBound(Int32(raw.count)))
-                var out = [UInt8](repeating: 0, count: bound)
-                let n = out.withUnsafeMutableBytes {
-                    LZ4_compress_default(src.baseAddress, $0.baseAddress, Int32(raw.count), Int32(bound))
-                }
-                guard n > 0, Int(n) < raw.count else { return nil }
-                out.removeLast(bound - Int(n))
-                return out
-            case .zstd:
-                let bound = ZSTD_compressBound(raw.count)
-                var out = [UInt8](repeating: 0, count: bound)
-                let n = out.withUnsafeMutableBytes { ZSTD_compress($0.baseAddress, bound, src.baseAddress, raw.count, 1) }
-                guard ZSTD_isError(n) == 0, n < raw.count else { return nil }
-                out.removeLast(bound - n)
-                return out
-            }
-        }
-    }
-
-    private static func decompress(_ stored: [UInt8], codec: UInt8, length: Int) throws -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: length)
-        let payload = stored.count - headerSize
-        let produced: Int = stored.withUnsafeBytes { src in
-            out.withUnsafeMutableBytes { dst in
-                let input = src.baseAddress! + headerSize
-                if codec == 1 {
-                    return Int(LZ4_decompress_safe(input, dst.baseAddress, Int32(payload), Int32(length)))
-                }
-                let n = ZSTD_decompress(dst.baseAddress, length, input, payload)
-                return ZSTD_isError(n) != 0 ? -1 : n
-            }
-        }
-        guard produced == length else { throw Errno.ioError }
-        return out
     }
 }

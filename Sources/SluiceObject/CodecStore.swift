@@ -1,8 +1,9 @@
 import SluiceBase
 
 /// Stores every object in the `BlockCodec` form: compressed if asked, always checksummed.
-/// Reads fetch the whole stored object (blocks are read whole anyway), verify and decode it,
-/// then cut the asked range; anything damaged is `Errno.ioError`, never wrong bytes.
+/// A whole read fetches, verifies and decodes the whole object; a range of an uncompressed
+/// block fetches and verifies only the segments it touches. Anything damaged is
+/// `Errno.ioError`, never wrong bytes.
 ///
 /// `head` reports the raw size (from the header); `list` reports stored sizes, which are what
 /// the backend holds.
@@ -18,11 +19,41 @@ public final class CodecStore: ObjectStore, TransformingStore {
     public var description: String { base.description }
 
     public func get(_ key: String, offset: Int, length: Int?) throws -> [UInt8] {
+        if offset > 0 || length != nil, let part = try getRange(key, offset: offset, length: length) { return part }
         let raw = try BlockCodec.decode(try base.get(key, offset: 0, length: nil))
         guard offset > 0 || (length != nil && length! < raw.count) else { return raw }
         let start = min(offset, raw.count)
         let end = length.map { min(raw.count, start + $0) } ?? raw.count
         return Array(raw[start..<end])
+    }
+
+    /// A range of an uncompressed block, fetching and verifying only the 64 KiB segments it
+    /// touches: one get for the header and segment table, one for the segments (one in all
+    /// when they lie near the start). Nil when the block is compressed (it must be read whole).
+    private func getRange(_ key: String, offset: Int, length: Int?) throws -> [UInt8]? {
+        let prefix = try base.get(key, offset: 0, length: BlockCodec.maxPrefix)
+        let header = try BlockCodec.header(prefix)
+        guard header.codec == 0 else { return nil }
+        let raw = header.rawLength
+        let start = min(offset, raw)
+        let end = length.map { min(raw, start + $0) } ?? raw
+        guard start < end else { return [] }
+        let segment = BlockCodec.segmentSize
+        let first = start / segment
+        let alignedStart = first * segment
+        let alignedEnd = min(raw, (end + segment - 1) / segment * segment)
+        let payload = BlockCodec.payloadStart(rawLength: raw)
+        let data: ArraySlice<UInt8>
+        if payload + alignedEnd <= prefix.count {
+            data = prefix[(payload + alignedStart)..<(payload + alignedEnd)]
+        } else {
+            let fetched = try base.get(key, offset: payload + alignedStart, length: alignedEnd - alignedStart)
+            guard fetched.count == alignedEnd - alignedStart else { throw Errno.ioError }
+            data = fetched[...]
+        }
+        try BlockCodec.verifySegments(prefix: prefix, first: first, data: data)
+        let from = data.startIndex + (start - alignedStart)
+        return Array(data[from..<(from + end - start)])
     }
 
     public func put(_ key: String, _ data: [UInt8]) throws {

@@ -59,6 +59,10 @@ extension VFS {
         updateAtime(handle, attr)
         guard offset < size else { return 0 }
         let length = Int(min(UInt64(buffer.count), size - offset))
+        // A read far from where the last one ended is random access. (The kernel's read-ahead
+        // sends sequential reads slightly out of order, so "far" means beyond its window.)
+        let lastEnd = handle.lock.withLock { $0 }
+        let random = offset != 0 && (lastEnd == .max || (offset > lastEnd ? offset - lastEnd : lastEnd - offset) > 4 << 20)
         var done = 0
         while done < length {
             let pos = offset + UInt64(done)
@@ -66,7 +70,8 @@ extension VFS {
             let inChunk = UInt32(pos % UInt64(Layout.chunkSize))
             let n = min(length - done, Layout.chunkSize - Int(inChunk))
             let slices = try chunkSlices(ino, index)
-            try chunks.readChunk(slices, position: inChunk, into: UnsafeMutableRawBufferPointer(rebasing: buffer[done..<(done + n)]))
+            try chunks.readChunk(slices, position: inChunk, into: UnsafeMutableRawBufferPointer(rebasing: buffer[done..<(done + n)]),
+                                 random: random)
             done += n
         }
         readAhead(handle, offset: offset, length: length, fileSize: size)

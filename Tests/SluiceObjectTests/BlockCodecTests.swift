@@ -15,7 +15,8 @@ final class BlockCodecTests: XCTestCase {
             for data in [[], [1, 2, 3], compressible(4 << 20), random(100_000)] as [[UInt8]] {
                 let stored = BlockCodec.encode(data, compression: c)
                 XCTAssertEqual(try BlockCodec.decode(stored), data, "\(c) \(data.count)")
-                XCTAssertLessThanOrEqual(stored.count, data.count + BlockCodec.headerSize, "never grows past the header")
+                XCTAssertLessThanOrEqual(stored.count, BlockCodec.payloadStart(rawLength: data.count) + data.count,
+                                         "never grows past the header and segment table")
             }
             if c != .none {
                 XCTAssertLessThan(BlockCodec.encode(compressible(1 << 20), compression: c).count, 100_000, "\(c) compresses")
@@ -38,6 +39,36 @@ final class BlockCodecTests: XCTestCase {
             let other = BlockCodec.encode(random(200_000), compression: c)
             XCTAssertNotEqual(try? BlockCodec.decode(other), data)
         }
+    }
+
+    func testRangesFetchAndVerifyOnlyTheirSegments() throws {
+        let backend = MemoryStore()
+        let store = CodecStore(backend, compression: .none)
+        let data = random(4 << 20)
+        try store.put("b", data)
+        var g = SystemRandomNumberGenerator()
+        for _ in 0..<200 {
+            let offset = Int.random(in: 0..<data.count, using: &g)
+            let length = Int.random(in: 1...300_000, using: &g)
+            let end = min(data.count, offset + length)
+            XCTAssertEqual(try store.get("b", offset: offset, length: length), Array(data[offset..<end]))
+        }
+        XCTAssertEqual(try store.get("b", offset: data.count, length: 5), [])
+        // Damage in one segment: reads of that segment fail, reads elsewhere still succeed.
+        var stored = try backend.get("b", offset: 0, length: nil)
+        let payload = BlockCodec.payloadStart(rawLength: data.count)
+        stored[payload + 3 * BlockCodec.segmentSize + 10] ^= 1
+        try backend.put("b", stored)
+        XCTAssertThrowsError(try store.get("b", offset: 3 * BlockCodec.segmentSize + 5000, length: 4096)) {
+            XCTAssertEqual($0 as? Errno, .ioError)
+        }
+        XCTAssertEqual(try store.get("b", offset: 100, length: 4096), Array(data[100..<4196]))
+        XCTAssertThrowsError(try store.get("b", offset: 0, length: nil)) { XCTAssertEqual($0 as? Errno, .ioError) }
+        // Damage in the segment table is caught by the table's own checksum.
+        var table = try backend.get("b", offset: 0, length: nil)
+        table[stored.count - stored.count + BlockCodec.headerSize + 8] ^= 1
+        try backend.put("b", table)
+        XCTAssertThrowsError(try store.get("b", offset: 100, length: 10)) { XCTAssertEqual($0 as? Errno, .ioError) }
     }
 
     func testCodecStorePassesTheConformanceSuiteAndCatchesTampering() throws {
