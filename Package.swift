@@ -13,6 +13,11 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // Already in the graph through async-http-client; named because S3Store imports them.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
     ],
     targets: [
         // C system libraries: headers and link flags only, no logic.
@@ -31,7 +36,14 @@ let package = Package(
         .target(name: "SluiceMeta", dependencies: ["SluiceBase", "CSQLite", "CHiredis"]),
 
         // Data: object stores, then the chunk/slice/block layout over them.
-        .target(name: "SluiceObject", dependencies: ["SluiceBase", "CLZ4", "CZstd", "CZlib"]),
+        .target(name: "SluiceObject", dependencies: [
+            "SluiceBase", "CLZ4", "CZstd", "CZlib",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
         .target(name: "SluiceChunk", dependencies: ["SluiceBase", "SluiceObject"]),
 
         // POSIX semantics over metadata + data.

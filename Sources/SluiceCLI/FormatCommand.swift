@@ -3,6 +3,7 @@ import Foundation
 import SluiceBase
 import SluiceMeta
 import SluiceObject
+import SluiceVFS
 
 struct FormatCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,11 +16,23 @@ struct FormatCommand: ParsableCommand {
     @Argument(help: "Volume name (letters, digits, '-', '_'); also the prefix of its objects.")
     var name: String
 
-    @Option(help: "Object storage: file or mem.")
+    @Option(help: "Object storage: file, mem or s3.")
     var storage = "file"
 
-    @Option(help: "Where objects go: a directory for file storage (default ~/.sluice/local).")
+    @Option(help: """
+        Where objects go: a directory for file storage (default ~/.sluice/local); for s3 a bucket URL, \
+        http(s)://host:port/bucket[/prefix] or https://bucket.s3.region.amazonaws.com[/prefix].
+        """)
     var bucket: String?
+
+    @Option(help: "S3 access key (default: AWS_ACCESS_KEY_ID); stored in the volume settings.")
+    var accessKey: String?
+
+    @Option(help: "S3 secret key (default: AWS_SECRET_ACCESS_KEY); stored in the volume settings.")
+    var secretKey: String?
+
+    @Option(help: "S3 signing region (default: AWS_REGION, else us-east-1).")
+    var region: String?
 
     @Option(help: "Object (block) size, e.g. 4M.")
     var blockSize = "4M"
@@ -46,17 +59,30 @@ struct FormatCommand: ParsableCommand {
             guard let c = ByteSize.parse(capacity) else { throw UsageError("invalid capacity \"\(capacity)\"") }
             cap = UInt64(c)
         }
+        if storage == "s3", bucket == nil {
+            throw UsageError("s3 storage needs --bucket http(s)://host[:port]/bucket[/prefix]")
+        }
         let bucket = bucket ?? ObjectStores.defaultBucketRoot
-        let settings = VolumeSettings(name: name, storage: storage, bucket: bucket, blockSize: block,
+        var settings = VolumeSettings(name: name, storage: storage, bucket: bucket, blockSize: block,
                                       compression: compress, trashDays: trashDays, capacity: cap, inodes: inodes)
+        settings.accessKey = accessKey
+        settings.secretKey = secretKey
+        settings.region = region
         try settings.validate()
+        if storage != "s3", accessKey != nil || secretKey != nil || region != nil {
+            throw UsageError("--access-key, --secret-key and --region apply to s3 storage only")
+        }
         // The store is checked before the metadata engine is touched, so a bad bucket leaves
         // no half-formatted volume behind. Checking a file store creates its directory: when
         // formatting then fails (bad metadata URL or database, volume exists), that new
         // directory goes again, so a failed format changes nothing.
         let bucketDirectory = storage == "file" ? (bucket.hasPrefix("file://") ? String(bucket.dropFirst(7)) : bucket) : nil
         let createdBucket = bucketDirectory.map { !FileManager.default.fileExists(atPath: $0) } ?? false
-        _ = try ObjectStores.open(storage: storage, bucket: bucket)
+        let store = try ObjectStores.open(storage: storage, bucket: bucket, options: VolumeStore.storeOptions(settings))
+        if let s3 = store as? S3Store {
+            defer { s3.close() }
+            try s3.check()
+        }
         let stored: VolumeSettings
         do {
             let engine = try MetaEngines.open(url: metaURL, create: true)

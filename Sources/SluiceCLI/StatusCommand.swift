@@ -28,7 +28,7 @@ struct StatusCommand: ParsableCommand {
         let meta = MetaClient(engine: engine)
         let settings = try meta.settings()
         let usage = try meta.statfs()
-        let report = Report(setting: settings, usage: Usage(usedBytes: usage.usedBytes, usedInodes: usage.usedInodes),
+        let report = Report(setting: settings.redacted, usage: Usage(usedBytes: usage.usedBytes, usedInodes: usage.usedInodes),
                             sessions: try meta.sessions())
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

@@ -22,6 +22,11 @@ public struct VolumeSettings: Codable, Sendable, Equatable {
     public var inodes: UInt64
     public var formatVersion: Int
     public var createdAt: Date
+    /// Object store credentials and region given at format (`s3`); absent in settings written
+    /// before they existed or when the environment supplies them. Never shown unredacted.
+    public var accessKey: String?
+    public var secretKey: String?
+    public var region: String?
 
     public static let currentFormatVersion = 1
 
@@ -39,6 +44,13 @@ public struct VolumeSettings: Codable, Sendable, Equatable {
         self.inodes = inodes
         self.formatVersion = Self.currentFormatVersion
         self.createdAt = createdAt
+    }
+
+    /// A copy safe to print: the secret key replaced by asterisks.
+    public var redacted: VolumeSettings {
+        var copy = self
+        if copy.secretKey != nil { copy.secretKey = "******" }
+        return copy
     }
 
     /// Checks what a volume needs to be usable; throws `UsageError` naming the bad value.

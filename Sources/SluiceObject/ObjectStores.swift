@@ -8,16 +8,20 @@ import SluiceBase
 /// Opens object stores by the name users give with `--storage` and `--bucket`.
 public enum ObjectStores {
     /// The storage names `open` accepts.
-    public static let supported = ["file", "mem"]
+    public static let supported = ["file", "mem", "s3"]
 
     /// Opens the store `storage` at `bucket`:
     /// - `file`: a `LocalStore` at the directory `bucket` (a path or `file:///path`; empty means
     ///   `defaultBucketRoot`), created if missing and checked to be writable.
     /// - `mem`: a `MemoryStore` shared by every `open` of the same bucket name in this process.
+    /// - `s3`: an `S3Store` on the bucket URL `bucket` (credentials and region from `options`,
+    ///   else the AWS environment variables). Nothing is sent: `S3Store.check()` probes it.
     ///
     /// Throws `UsageError` for an unknown storage or a directory that cannot be written.
-    public static func open(storage: String, bucket: String) throws -> any ObjectStore {
+    public static func open(storage: String, bucket: String, options: StoreOptions) throws -> any ObjectStore {
         switch storage {
+        case "s3":
+            return try S3Store(url: bucket, options: options)
         case "file":
             return try openLocal(bucket)
         case "mem":
@@ -30,6 +34,11 @@ public enum ObjectStores {
         default:
             throw UsageError("unsupported storage \"\(storage)\" (supported: \(supported.joined(separator: ", ")))")
         }
+    }
+
+    /// `open` with default options (credentials from the environment).
+    public static func open(storage: String, bucket: String) throws -> any ObjectStore {
+        try open(storage: storage, bucket: bucket, options: StoreOptions())
     }
 
     /// Where `file` volumes live when no bucket is given: `$HOME/.sluice/local`, or
@@ -63,6 +72,48 @@ public enum ObjectStores {
         close(fd)
         unlink(probe)
         return store
+    }
+}
+
+/// What a store may need beyond its bucket: credentials, region, TLS trust and tuning. Stores
+/// that need none of it (file, mem) ignore it.
+public struct StoreOptions: Sendable, Equatable {
+    /// S3 access key and secret key; when both are nil, AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
+    /// (and AWS_SESSION_TOKEN) are used, and without those requests go unsigned.
+    public var accessKey: String?
+    public var secretKey: String?
+    public var sessionToken: String?
+    /// The signing region; nil: AWS_REGION, AWS_DEFAULT_REGION, the region in an AWS host
+    /// name, else us-east-1.
+    public var region: String?
+    /// A PEM file of CA certificates to trust instead of the system's (https endpoints).
+    public var caFile: String?
+    /// Force virtual-hosted (true) or path-style (false) addressing; nil detects it.
+    public var virtualHosted: Bool?
+    /// Concurrent connections per host: at least the chunk layer's upload threads plus readers.
+    public var maxConnections: Int
+    /// Objects larger than this are uploaded in parts of `partSize` (at least 5 MiB).
+    public var multipartThreshold: Int
+    public var partSize: Int
+    /// Seconds one request may take (plus a second per MiB of body) before it is retried.
+    public var requestTimeout: Double
+    public var retry: S3RetryPolicy
+
+    public init(accessKey: String? = nil, secretKey: String? = nil, sessionToken: String? = nil,
+                region: String? = nil, caFile: String? = nil, virtualHosted: Bool? = nil,
+                maxConnections: Int = 64, multipartThreshold: Int = 32 << 20, partSize: Int = 32 << 20,
+                requestTimeout: Double = 60, retry: S3RetryPolicy = S3RetryPolicy()) {
+        self.accessKey = accessKey
+        self.secretKey = secretKey
+        self.sessionToken = sessionToken
+        self.region = region
+        self.caFile = caFile
+        self.virtualHosted = virtualHosted
+        self.maxConnections = maxConnections
+        self.multipartThreshold = multipartThreshold
+        self.partSize = partSize
+        self.requestTimeout = requestTimeout
+        self.retry = retry
     }
 }
 

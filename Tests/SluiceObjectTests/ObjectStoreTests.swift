@@ -75,7 +75,7 @@ final class MemoryStoreTests: XCTestCase {
 final class ObjectStoresTests: XCTestCase {
     func testUnknownStorage() {
         XCTAssertThrowsError(try ObjectStores.open(storage: "ftp", bucket: "x")) { error in
-            XCTAssertEqual((error as? UsageError)?.message, "unsupported storage \"ftp\" (supported: file, mem)")
+            XCTAssertEqual((error as? UsageError)?.message, "unsupported storage \"ftp\" (supported: file, mem, s3)")
         }
     }
 
