@@ -13,6 +13,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // C system libraries: headers and link flags only, no logic.
@@ -24,7 +25,9 @@ let package = Package(
         .target(name: "SluiceBase", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
 
         // Metadata: the model, the transactional key-value engines, the POSIX metadata logic.
-        .target(name: "SluiceMeta", dependencies: ["SluiceBase", "CSQLite"]),
+        .target(name: "SluiceMeta", dependencies: [
+            "SluiceBase", "CSQLite", .product(name: "PostgresNIO", package: "postgres-nio"),
+        ]),
 
         // Data: object stores, then the chunk/slice/block layout over them.
         .target(name: "SluiceObject", dependencies: ["SluiceBase"]),

@@ -161,9 +161,9 @@ final class MetaEnginesTests: XCTestCase {
 
     func testBadURLsAreUsageErrors() {
         let cases: [(String, String)] = [
-            ("foo://x", #"unsupported metadata engine "foo" in "foo://x" (supported: sqlite3://, memory://)"#),
-            ("redis://u:pw@h/1", #"unsupported metadata engine "redis" in "redis://u:****@h/1" (supported: sqlite3://, memory://)"#),
-            ("/var/lib/meta.db", #"metadata engine URL "/var/lib/meta.db" has no scheme (supported: sqlite3://, memory://)"#),
+            ("foo://x", #"unsupported metadata engine "foo" in "foo://x" (supported: sqlite3://, memory://, postgres://)"#),
+            ("redis://u:pw@h/1", #"unsupported metadata engine "redis" in "redis://u:****@h/1" (supported: sqlite3://, memory://, postgres://)"#),
+            ("/var/lib/meta.db", #"metadata engine URL "/var/lib/meta.db" has no scheme (supported: sqlite3://, memory://, postgres://)"#),
             ("sqlite3://", #"metadata engine URL "sqlite3://" names no database file"#),
             ("sqlite3://?x=y", #"metadata engine URL "sqlite3://?x=y" names no database file"#),
         ]
