@@ -18,6 +18,7 @@ let package = Package(
         // Already in the graph through async-http-client; named because S3Store imports them.
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // C system libraries: headers and link flags only, no logic.
@@ -33,7 +34,9 @@ let package = Package(
         .target(name: "SluiceBase", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
 
         // Metadata: the model, the transactional key-value engines, the POSIX metadata logic.
-        .target(name: "SluiceMeta", dependencies: ["SluiceBase", "CSQLite", "CHiredis"]),
+        .target(name: "SluiceMeta", dependencies: [
+            "SluiceBase", "CSQLite", "CHiredis", .product(name: "PostgresNIO", package: "postgres-nio"),
+        ]),
 
         // Data: object stores, then the chunk/slice/block layout over them.
         .target(name: "SluiceObject", dependencies: [

@@ -3,7 +3,7 @@ import SluiceBase
 /// Opens metadata engines by URL, e.g. `sqlite3:///var/lib/sluice/meta.db` or `memory://test`.
 public enum MetaEngines {
     /// The schemes `open` understands, as shown in error messages.
-    public static let supportedSchemes = ["sqlite3://", "redis://", "memory://"]
+    public static let supportedSchemes = ["sqlite3://", "redis://", "postgres://", "memory://"]
 
     /// Opens the engine named by `url`. `create` allows creating a missing database.
     ///
@@ -13,6 +13,9 @@ public enum MetaEngines {
     ///   (TLS) is refused for now. `create` does not matter: a Redis database always exists.
     /// - `memory://NAME`: a process-wide engine per name (opening a name twice gives the same
     ///   engine); `memory://` alone gives a fresh, private one.
+    ///
+    /// - `postgres://USER:PASSWORD@HOST:PORT/DBNAME?sslmode=…&table=…` (or `postgresql://`): a
+    ///   table in a PostgreSQL database, see `PostgresEngineURL`.
     ///
     /// Throws `UsageError` for an unknown or missing scheme or an empty path.
     public static func open(url: String, create: Bool) throws -> any KVEngine {
@@ -39,6 +42,8 @@ public enum MetaEngines {
                 engines[name] = engine
                 return engine
             }
+        case "postgres", "postgresql":
+            return try PostgresEngine(url: url)
         default:
             throw UsageError("unsupported metadata engine \"\(scheme)\" in \"\(redactedURL(url))\" (supported: \(supportedList))")
         }

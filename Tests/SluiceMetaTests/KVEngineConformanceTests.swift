@@ -176,10 +176,10 @@ final class MetaEnginesTests: XCTestCase {
 
     func testBadURLsAreUsageErrors() {
         let cases: [(String, String)] = [
-            ("foo://x", #"unsupported metadata engine "foo" in "foo://x" (supported: sqlite3://, redis://, memory://)"#),
+            ("foo://x", #"unsupported metadata engine "foo" in "foo://x" (supported: sqlite3://, redis://, postgres://, memory://)"#),
             ("rediss://u:pw@h/1", #"TLS to Redis is not supported yet ("rediss://u:****@h/1"); use redis://"#),
             ("redis://u:pw@h/x", #"metadata engine URL "redis://u:****@h/x": database "x" is not a number"#),
-            ("/var/lib/meta.db", #"metadata engine URL "/var/lib/meta.db" has no scheme (supported: sqlite3://, redis://, memory://)"#),
+            ("/var/lib/meta.db", #"metadata engine URL "/var/lib/meta.db" has no scheme (supported: sqlite3://, redis://, postgres://, memory://)"#),
             ("sqlite3://", #"metadata engine URL "sqlite3://" names no database file"#),
             ("sqlite3://?x=y", #"metadata engine URL "sqlite3://?x=y" names no database file"#),
         ]
