@@ -22,12 +22,24 @@ public struct VolumeSettings: Codable, Sendable, Equatable {
     public var inodes: UInt64
     public var formatVersion: Int
     public var createdAt: Date
+    /// POSIX ACLs enforced (`sluice format --enable-acl`). Stored only when true, as `acl`, so
+    /// settings written before the option existed decode unchanged (as false).
+    public var acl: Bool {
+        get { aclFlag ?? false }
+        set { aclFlag = newValue ? true : nil }
+    }
+    private var aclFlag: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case name, uuid, storage, bucket, blockSize, compression, trashDays, capacity, inodes, formatVersion, createdAt
+        case aclFlag = "acl"
+    }
 
     public static let currentFormatVersion = 1
 
     public init(name: String, uuid: String = UUID().uuidString.lowercased(), storage: String, bucket: String,
                 blockSize: Int = Layout.defaultBlockSize, compression: String = "none", trashDays: Int = 0,
-                capacity: UInt64 = 0, inodes: UInt64 = 0, createdAt: Date = Date()) {
+                capacity: UInt64 = 0, inodes: UInt64 = 0, acl: Bool = false, createdAt: Date = Date()) {
         self.name = name
         self.uuid = uuid
         self.storage = storage
@@ -39,6 +51,7 @@ public struct VolumeSettings: Codable, Sendable, Equatable {
         self.inodes = inodes
         self.formatVersion = Self.currentFormatVersion
         self.createdAt = createdAt
+        self.acl = acl
     }
 
     /// Checks what a volume needs to be usable; throws `UsageError` naming the bad value.
