@@ -49,6 +49,9 @@ struct FormatCommand: ParsableCommand {
     @Option(help: "Maximum number of inodes (default: unlimited).")
     var inodes: UInt64 = 0
 
+    @Flag(help: "Enforce POSIX ACLs (system.posix_acl_access/default, setfacl/getfacl); without it they are refused.")
+    var enableAcl = false
+
     @Flag(help: "Update the settings of an already formatted volume.")
     var force = false
 
@@ -64,7 +67,7 @@ struct FormatCommand: ParsableCommand {
         }
         let bucket = bucket ?? ObjectStores.defaultBucketRoot
         var settings = VolumeSettings(name: name, storage: storage, bucket: bucket, blockSize: block,
-                                      compression: compress, trashDays: trashDays, capacity: cap, inodes: inodes)
+                                      compression: compress, trashDays: trashDays, capacity: cap, inodes: inodes, acl: enableAcl)
         settings.accessKey = accessKey
         settings.secretKey = secretKey
         settings.region = region
@@ -95,6 +98,7 @@ struct FormatCommand: ParsableCommand {
             throw error
         }
         print("volume \"\(stored.name)\" (\(stored.uuid)) formatted in \(MetaEngines.redactedURL(metaURL)); "
-              + "objects in \(stored.storage) \(stored.bucket), block size \(ByteSize.format(stored.blockSize))")
+              + "objects in \(stored.storage) \(stored.bucket), block size \(ByteSize.format(stored.blockSize))"
+              + (stored.acl ? ", POSIX ACLs enabled" : ""))
     }
 }

@@ -19,7 +19,8 @@ extension FuseOperations {
             do {
                 let vfs = vfsOf(req)
                 let (fh, e) = try vfs.create(InodeNumber(parent), nameBytes(name), permissions: FilePermissions(mode),
-                                             flags: OpenFlags(raw: fi!.pointee.flags), by: callerOf(req))
+                                             flags: OpenFlags(raw: fi!.pointee.flags), umask: umaskOf(req),
+                                             by: callerOf(req))
                 fi!.pointee.fh = fh
                 // O_DIRECT (glibc names it __O_DIRECT without _GNU_SOURCE) bypasses the page cache.
                 if fi!.pointee.flags & __O_DIRECT != 0 { fi!.pointee.direct_io = 1 }
@@ -184,7 +185,10 @@ enum FuseXattr {
             do {
                 let mode: XattrMode = flags & 1 != 0 ? .create : flags & 2 != 0 ? .replace : .createOrReplace
                 let bytes = size > 0 ? Array(UnsafeRawBufferPointer(start: value, count: size)) : []
-                try vfsOf(req).setxattr(InodeNumber(ino), nameBytes(name), bytes, mode: mode)
+                let key = nameBytes(name)
+                // Setting an ACL may clear the set-group-ID bit, depending on the caller's groups.
+                let caller = key == PosixACL.accessName ? callerWithGroups(req) : nil
+                try vfsOf(req).setxattr(InodeNumber(ino), key, bytes, mode: mode, by: caller)
                 FuseReply.ok(req)
             } catch { FuseReply.error(req, error) }
         }

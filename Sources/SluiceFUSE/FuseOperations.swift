@@ -46,14 +46,14 @@ enum FuseOperations {
                 guard let type = FileType(modeBits: mode) else { throw Errno.invalidArgument }
                 let e = try vfsOf(req).mknod(InodeNumber(parent), nameBytes(name), type: type,
                                              permissions: FilePermissions(mode), rdev: UInt32(truncatingIfNeeded: rdev),
-                                             by: callerOf(req))
+                                             umask: umaskOf(req), by: callerOf(req))
                 FuseReply.entry(req, e)
             } catch { FuseReply.error(req, error) }
         }
         ops.mkdir = { req, parent, name, mode in
             do {
                 let e = try vfsOf(req).mkdir(InodeNumber(parent), nameBytes(name), permissions: FilePermissions(mode),
-                                             by: callerOf(req))
+                                             umask: umaskOf(req), by: callerOf(req))
                 FuseReply.entry(req, e)
             } catch { FuseReply.error(req, error) }
         }

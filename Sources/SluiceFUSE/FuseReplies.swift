@@ -70,6 +70,26 @@ enum FuseReply {
     return Caller(uid: ctx.uid, gid: ctx.gid, pid: UInt32(bitPattern: ctx.pid))
 }
 
+/// The caller's umask when Sluice applies it (see `FuseServer.appliesUmask`), else nil.
+func umaskOf(_ req: fuse_req_t?) -> UInt16? {
+    let server = Unmanaged<FuseServer>.fromOpaque(fuse_req_userdata(req)!).takeUnretainedValue()
+    guard server.appliesUmask.withLock({ $0 }) else { return nil }
+    return UInt16(fuse_req_ctx(req)!.pointee.umask & 0o777)
+}
+
+/// The caller with its supplementary groups (read by libfuse from /proc: only where needed).
+func callerWithGroups(_ req: fuse_req_t?) -> Caller {
+    var caller = callerOf(req)
+    var groups = [gid_t](repeating: 0, count: 64)
+    var n = fuse_req_getgroups(req, Int32(groups.count), &groups)
+    if n > groups.count {
+        groups = [gid_t](repeating: 0, count: Int(n))
+        n = fuse_req_getgroups(req, Int32(groups.count), &groups)
+    }
+    if n > 0 { caller.groups = Array(groups.prefix(Int(n))) }
+    return caller
+}
+
 @inline(__always) func nameBytes(_ name: UnsafePointer<CChar>?) -> [UInt8] {
     guard let name else { return [] }
     return Array(UnsafeRawBufferPointer(start: name, count: strlen(name)))

@@ -23,6 +23,9 @@ public final class FuseServer: @unchecked Sendable {
     let metaURL: String
     let options: FuseOptions
     private var session: OpaquePointer?
+    /// Whether the kernel leaves the umask to Sluice (FUSE_CAP_DONT_MASK granted, volumes with
+    /// ACLs): set in `configure`, before any request.
+    let appliesUmask = Locked(false)
 
     public init(vfs: VFS, metaURL: String, options: FuseOptions) {
         self.vfs = vfs
@@ -91,6 +94,21 @@ public final class FuseServer: @unchecked Sendable {
         // it already has; let the kernel choose.
         want |= UInt32(FUSE_CAP_READDIRPLUS_AUTO) & conn.pointee.capable
         want &= ~UInt32(FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE | FUSE_CAP_SPLICE_READ)
+        if vfs.settings.acl {
+            // The kernel caches and checks ACLs; Sluice keeps mode and ACL in step and applies
+            // default ACLs at create, which needs the unmasked mode: the umask (passed along in
+            // every create) is applied by Sluice only where no default ACL exists.
+            let acl = UInt32(FUSE_CAP_POSIX_ACL), dontMask = UInt32(FUSE_CAP_DONT_MASK)
+            if conn.pointee.capable & acl != 0 {
+                want |= acl
+            } else {
+                FuseLog.error("the kernel offers no POSIX ACL support: ACLs are not enforced on this mount")
+            }
+            if conn.pointee.capable & dontMask != 0 {
+                want |= dontMask
+                appliesUmask.withLock { $0 = true }
+            }
+        }
         conn.pointee.want = want
         // libfuse 3.14 sizes its receive buffer for 1 MiB writes; larger ends the session.
         conn.pointee.max_write = 1 << 20

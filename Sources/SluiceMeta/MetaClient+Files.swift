@@ -8,7 +8,10 @@ extension MetaClient {
         try engine.write { tx in
             var attr = try Self.attr(ino, in: tx)
             let now = Timespec.now()
-            if let p = changes.permissions { attr.permissions = p }
+            if let p = changes.permissions {
+                attr.permissions = p
+                try chmodACL(ino, to: p, in: tx)
+            }
             if let u = changes.uid { attr.uid = u }
             if let g = changes.gid { attr.gid = g }
             if let size = changes.size, size != attr.size {

@@ -7,12 +7,18 @@ public struct NewInode: Sendable {
     public var rdev: UInt32
     /// The target of a symlink.
     public var symlinkTarget: [UInt8]
+    /// The caller's umask when the file system applies it (volumes with POSIX ACLs): ignored
+    /// when the parent has a default ACL, which the node then inherits. nil: `permissions` are
+    /// final (the kernel applied the umask).
+    public var umask: UInt16?
 
-    public init(type: FileType, permissions: FilePermissions, rdev: UInt32 = 0, symlinkTarget: [UInt8] = []) {
+    public init(type: FileType, permissions: FilePermissions, rdev: UInt32 = 0, symlinkTarget: [UInt8] = [],
+                umask: UInt16? = nil) {
         self.type = type
         self.permissions = permissions
         self.rdev = rdev
         self.symlinkTarget = symlinkTarget
+        self.umask = umask
     }
 }
 
@@ -39,6 +45,9 @@ extension MetaClient {
             guard try tx.get(entryKey) == nil else { throw Errno.fileExists }
             let now = Timespec.now()
             var perms = new.permissions
+            if let umask = new.umask {
+                perms = try applyCreationACL(parent: parent, ino: ino, type: new.type, permissions: perms, umask: umask, in: tx)
+            }
             var gid = caller.gid
             if dir.permissions.contains(.setGID) {
                 gid = dir.gid

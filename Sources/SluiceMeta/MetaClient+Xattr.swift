@@ -30,10 +30,16 @@ extension MetaClient {
         }
     }
 
-    public func setxattr(_ ino: InodeNumber, _ name: [UInt8], _ value: [UInt8], mode: XattrMode) throws {
+    /// Sets an extended attribute. The POSIX ACL names take the ACL rules instead (see
+    /// `setACL`); `caller` decides there whether the set-group-ID bit survives.
+    public func setxattr(_ ino: InodeNumber, _ name: [UInt8], _ value: [UInt8], mode: XattrMode,
+                         by caller: Caller? = nil) throws {
         guard !name.isEmpty, !name.contains(0) else { throw Errno.invalidArgument }
         guard name.count <= Self.maxXattrName else { throw Errno.outOfRange }
         guard value.count <= Self.maxXattrValue else { throw Errno.argListTooLong }
+        if name == PosixACL.accessName || name == PosixACL.defaultName {
+            return try setACL(ino, name, value, mode: mode, by: caller)
+        }
         try engine.write { tx in
             var attr = try Self.attr(ino, in: tx)
             let key = MetaKeys.xattr(ino, name)

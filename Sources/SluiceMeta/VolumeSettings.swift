@@ -27,12 +27,25 @@ public struct VolumeSettings: Codable, Sendable, Equatable {
     public var accessKey: String?
     public var secretKey: String?
     public var region: String?
+    /// POSIX ACLs enforced (`sluice format --enable-acl`). Stored only when true, as `acl`, so
+    /// settings written before the option existed decode unchanged (as false).
+    public var acl: Bool {
+        get { aclFlag ?? false }
+        set { aclFlag = newValue ? true : nil }
+    }
+    private var aclFlag: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case name, uuid, storage, bucket, blockSize, compression, trashDays, capacity, inodes, formatVersion, createdAt
+        case accessKey, secretKey, region
+        case aclFlag = "acl"
+    }
 
     public static let currentFormatVersion = 1
 
     public init(name: String, uuid: String = UUID().uuidString.lowercased(), storage: String, bucket: String,
                 blockSize: Int = Layout.defaultBlockSize, compression: String = "none", trashDays: Int = 0,
-                capacity: UInt64 = 0, inodes: UInt64 = 0, createdAt: Date = Date()) {
+                capacity: UInt64 = 0, inodes: UInt64 = 0, acl: Bool = false, createdAt: Date = Date()) {
         self.name = name
         self.uuid = uuid
         self.storage = storage
@@ -44,6 +57,7 @@ public struct VolumeSettings: Codable, Sendable, Equatable {
         self.inodes = inodes
         self.formatVersion = Self.currentFormatVersion
         self.createdAt = createdAt
+        self.acl = acl
     }
 
     /// A copy safe to print: the secret key replaced by asterisks.

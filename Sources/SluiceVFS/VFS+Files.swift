@@ -38,9 +38,10 @@ extension VFS {
 
     /// Creates and opens a regular file.
     public func create(_ parent: InodeNumber, _ name: [UInt8], permissions: FilePermissions, flags: OpenFlags,
-                       by caller: Caller) throws -> (UInt64, Entry) {
+                       umask: UInt16? = nil, by caller: Caller) throws -> (UInt64, Entry) {
         try checkWritable()
-        let (ino, _) = try meta.create(parent, name, NewInode(type: .regular, permissions: permissions), by: caller)
+        let new = NewInode(type: .regular, permissions: permissions, umask: creationUmask(umask))
+        let (ino, _) = try meta.create(parent, name, new, by: caller)
         return try open(ino, flags: OpenFlags(raw: flags.raw & ~0o1000))
     }
 

@@ -113,15 +113,19 @@ public final class VFS: Sendable {
         if config.readOnly { throw Errno.readOnlyFileSystem }
     }
 
+    /// `umask`: the caller's umask when the kernel left it to the file system (volumes with
+    /// ACLs, where a parent's default ACL replaces it); nil when `permissions` are final.
     public func mknod(_ parent: InodeNumber, _ name: [UInt8], type: FileType, permissions: FilePermissions,
-                      rdev: UInt32, by caller: Caller) throws -> Entry {
+                      rdev: UInt32, umask: UInt16? = nil, by caller: Caller) throws -> Entry {
         try checkWritable()
-        let (ino, attr) = try meta.create(parent, name, NewInode(type: type, permissions: permissions, rdev: rdev), by: caller)
+        let new = NewInode(type: type, permissions: permissions, rdev: rdev, umask: creationUmask(umask))
+        let (ino, attr) = try meta.create(parent, name, new, by: caller)
         return entry(ino, attr)
     }
 
-    public func mkdir(_ parent: InodeNumber, _ name: [UInt8], permissions: FilePermissions, by caller: Caller) throws -> Entry {
-        try mknod(parent, name, type: .directory, permissions: permissions, rdev: 0, by: caller)
+    public func mkdir(_ parent: InodeNumber, _ name: [UInt8], permissions: FilePermissions, umask: UInt16? = nil,
+                      by caller: Caller) throws -> Entry {
+        try mknod(parent, name, type: .directory, permissions: permissions, rdev: 0, umask: umask, by: caller)
     }
 
     public func symlink(_ parent: InodeNumber, _ name: [UInt8], target: [UInt8], by caller: Caller) throws -> Entry {

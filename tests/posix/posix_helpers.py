@@ -16,8 +16,9 @@ NOBODY = 65534
 class Volume:
     """A formatted Sluice volume in a scratch directory and its mount."""
 
-    def __init__(self, binary, base):
+    def __init__(self, binary, base, format_args=()):
         self.bin = binary
+        self.format_args = list(format_args)
         self.base = base
         self.meta = f"sqlite3://{base}/meta.db"
         self.bucket = os.path.join(base, "objects")
@@ -35,7 +36,7 @@ class Volume:
         return p
 
     def format(self):
-        self.run("format", self.meta, "posixvol", "--bucket", self.bucket)
+        self.run("format", self.meta, "posixvol", "--bucket", self.bucket, *self.format_args)
 
     def mount(self):
         self.run("mount", "-d", self.meta, self.mnt, "--log", self.log)
