@@ -32,8 +32,10 @@ def write_sequentially(path, size, rng):
             left -= n
 
 
-# Every stored block starts with the block codec's 16-byte header (magic, codec, length, CRC).
-BLOCK_HEADER = 16
+# Every stored (uncompressed) block starts with the block codec's 16-byte header (magic, codec,
+# length, CRC) and a CRC-32 per 64 KiB segment.
+def stored_size(length):
+    return 16 + 4 * -(-length // (64 * 1024)) + length
 
 
 def check_key(key, size_on_disk, block_size):
@@ -43,8 +45,8 @@ def check_key(key, size_on_disk, block_size):
     assert m["vol"] == VOLUME_NAME
     assert int(m["d1"]) == slice_id // 1_000_000, key
     assert int(m["d2"]) == slice_id // 1_000, key
-    length = size_on_disk - BLOCK_HEADER
-    assert int(m["len"]) == length, f"{key}: name says {m['len']} bytes, file holds {length} after the header"
+    length = int(m["len"])
+    assert stored_size(length) == size_on_disk, f"{key}: name says {length} bytes, file has {size_on_disk}"
     assert 0 < length <= block_size, f"{key}: {length} bytes of data, block size {block_size}"
     return slice_id, int(m["index"]), length
 
