@@ -20,6 +20,7 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CMalloc"),
+        .systemLibrary(name: "CLinux"),
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
@@ -31,7 +32,7 @@ let package = Package(
         .target(name: "SluiceMeta", dependencies: ["SluiceBase", "CSQLite", "CHiredis"]),
 
         // Data: object stores, then the chunk/slice/block layout over them.
-        .target(name: "SluiceObject", dependencies: ["SluiceBase", "CLZ4", "CZstd", "CZlib"]),
+        .target(name: "SluiceObject", dependencies: ["SluiceBase", "CLZ4", "CZstd", "CZlib", "CLinux"]),
         .target(name: "SluiceChunk", dependencies: ["SluiceBase", "SluiceObject"]),
 
         // POSIX semantics over metadata + data.
