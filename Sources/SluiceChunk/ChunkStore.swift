@@ -20,13 +20,16 @@ public struct ChunkConfig: Sendable, Hashable {
     public var maxQueuedPrefetches: Int
     /// How many times a block put is tried before the slice fails.
     public var uploadAttempts: Int
+    /// Whole-block write buffers kept for reuse after their upload, at most this many bytes
+    /// (and never more than `bufferBytes`).
+    public var bufferPoolBytes: Int
     /// The pause before the first retry of a failed put, in seconds; each retry doubles it.
     public var retryDelay: Double
 
     public init(volume: String, blockSize: Int = Layout.defaultBlockSize, maxUploads: Int = 20,
                 memoryCacheBytes: Int = 256 << 20, bufferBytes: Int = 300 << 20,
                 maxPrefetches: Int = 4, maxQueuedPrefetches: Int = 64,
-                uploadAttempts: Int = 4, retryDelay: Double = 0.1) {
+                uploadAttempts: Int = 4, retryDelay: Double = 0.1, bufferPoolBytes: Int = 64 << 20) {
         self.volume = volume
         self.blockSize = blockSize
         self.maxUploads = maxUploads
@@ -36,6 +39,7 @@ public struct ChunkConfig: Sendable, Hashable {
         self.maxQueuedPrefetches = maxQueuedPrefetches
         self.uploadAttempts = uploadAttempts
         self.retryDelay = retryDelay
+        self.bufferPoolBytes = bufferPoolBytes
     }
 }
 
@@ -57,6 +61,7 @@ public final class ChunkStore: Sendable {
     let uploads: WorkerPool
     let prefetches: WorkerPool
     let buffers = BufferGauge()
+    let pool: BlockBufferPool
     /// Fetches under way by key, so concurrent readers of a block share one get.
     let flights = Locked<[String: Flight]>([:])
 
@@ -66,6 +71,8 @@ public final class ChunkStore: Sendable {
         self.config = config
         layout = BlockLayout(volume: config.volume, blockSize: config.blockSize)
         cache = BlockCache(capacity: config.memoryCacheBytes)
+        pool = BlockBufferPool(blockSize: config.blockSize,
+                               maxBytes: min(config.bufferPoolBytes, config.bufferBytes))
         uploads = WorkerPool(name: "sluice-upload", maxThreads: config.maxUploads)
         prefetches = WorkerPool(name: "sluice-prefetch", maxThreads: config.maxPrefetches,
                                 maxQueued: config.maxQueuedPrefetches)

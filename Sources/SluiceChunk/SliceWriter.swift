@@ -80,15 +80,20 @@ public final class SliceWriter: @unchecked Sendable {
             let within = position - b * size
             let n = min(bytes.count - done, size - within)
             while buffers.count <= b {
-                var fresh: [UInt8] = []
                 // Past the first block the slice is clearly streaming: take a whole block now
-                // rather than growing by doubling and copying.
-                if buffers.count > 0 { fresh.reserveCapacity(size) }
-                buffers.append(fresh)
+                // (a reused one, already faulted in) rather than growing by doubling.
+                buffers.append(buffers.count > 0 ? chunks.pool.take() : [])
             }
             // Overwrite what the block holds, append the rest (writes never leave gaps).
             let have = buffers[b].count
             let overwrite = min(n, have - within)
+            if overwrite < n, buffers[b].capacity < within + n, within + n >= size / 4 {
+                // A first block that grows big moves to a whole-block buffer from the pool;
+                // small slices (small files, random writes) keep arrays of their own size.
+                var pooled = chunks.pool.take()
+                pooled.append(contentsOf: buffers[b])
+                swap(&pooled, &buffers[b])
+            }
             if overwrite > 0 {
                 buffers[b].withUnsafeMutableBytes { dst in
                     (dst.baseAddress! + within).copyMemory(from: bytes.baseAddress! + done, byteCount: overwrite)
@@ -116,24 +121,29 @@ public final class SliceWriter: @unchecked Sendable {
     /// could not be uploaded; the slice must then not be used, and `abort` deletes what was
     /// uploaded. Calling it again returns the same keys.
     public func finish() throws -> [String] {
-        var jobs: [@Sendable () -> Void] = []
+        seal()
         cond.lock()
         defer { cond.unlock() }
         if state == .aborted { throw Errno.ioError }
+        while pending > 0 { cond.wait() }
+        if failure != nil { throw Errno.ioError }
+        return uploaded.compactMap { $0 }
+    }
+
+    /// Closes the slice to writes and hands its last, partial block to upload without waiting:
+    /// `finish` then only waits. Sealing several slices before finishing any lets their last
+    /// uploads run at the same time. Does nothing once sealed, finished or aborted.
+    public func seal() {
+        var jobs: [@Sendable () -> Void] = []
+        cond.lock()
         if state == .open {
             state = .finished
             while handedOff * blockSize < written {
                 jobs.append(handOffLocked())
             }
-            if !jobs.isEmpty {
-                cond.unlock()
-                for job in jobs { chunks.uploads.submit(job) }
-                cond.lock()
-            }
         }
-        while pending > 0 { cond.wait() }
-        if failure != nil { throw Errno.ioError }
-        return uploaded.compactMap { $0 }
+        cond.unlock()
+        for job in jobs { chunks.uploads.submit(job) }
     }
 
     /// Drops buffered data, waits for uploads under way, then deletes every uploaded block.
@@ -143,6 +153,7 @@ public final class SliceWriter: @unchecked Sendable {
         cond.lock()
         state = .aborted
         let dropped = buffers.reduce(0) { $0 + $1.count }
+        for i in buffers.indices { _ = chunks.pool.recycle(&buffers[i]) }
         buffers = []
         chunks.buffers.release(dropped)
         while pending > 0 { cond.wait() }
@@ -160,15 +171,20 @@ public final class SliceWriter: @unchecked Sendable {
         let index = handedOff
         handedOff += 1
         pending += 1
-        let data = index < buffers.count ? buffers[index] : []
-        if index < buffers.count { buffers[index] = [] }
-        let key = chunks.layout.key(slice: id, index: index, length: data.count)
-        return { [self] in upload(index: index, key: key, data: data) }
+        // Moved, not copied, into a box the job owns, so that the upload thread holds the only
+        // reference to the buffer and can return it to the pool.
+        let block = BlockData()
+        if index < buffers.count { swap(&block.bytes, &buffers[index]) }
+        let key = chunks.layout.key(slice: id, index: index, length: block.bytes.count)
+        return { [self] in upload(index: index, key: key, block: block) }
     }
 
-    /// Runs on an upload thread: puts the block (retrying with backoff), caches it so reads
-    /// right after the write hit memory, and releases its buffer.
-    private func upload(index: Int, key: String, data: [UInt8]) {
+    /// Runs on an upload thread: puts the block (retrying with backoff), returns a whole-block
+    /// buffer to the pool or else caches the block (small blocks: reads right after the write
+    /// hit memory), and releases its bytes from the gauge.
+    private func upload(index: Int, key: String, block: BlockData) {
+        var data: [UInt8] = []
+        swap(&data, &block.bytes)
         var lastError: (any Error)?
         let attempts = max(1, chunks.config.uploadAttempts)
         for attempt in 0..<attempts {
@@ -183,10 +199,14 @@ public final class SliceWriter: @unchecked Sendable {
                 }
             }
         }
-        if lastError == nil { chunks.cache.insert(key, data) }
+        // A pooled buffer goes back to the pool rather than into the cache, which would keep
+        // it from being reused (a copy for the cache would cost the page faults the pool
+        // saves); only when the pool is full is it handed to the cache instead of freed.
+        let count = data.count
+        if !chunks.pool.recycle(&data), lastError == nil { chunks.cache.insert(key, data) }
         // Released before the upload counts as done, so once finish or abort returns the
         // slice holds no buffer bytes.
-        chunks.buffers.release(data.count)
+        chunks.buffers.release(count)
         cond.lock()
         if let lastError {
             failure = failure ?? lastError
@@ -198,4 +218,10 @@ public final class SliceWriter: @unchecked Sendable {
         cond.broadcast()
         cond.unlock()
     }
+}
+
+/// A block's buffer on its way to the upload thread.
+private final class BlockData: @unchecked Sendable {
+    // @unchecked: filled by the writer before the job is submitted, emptied by the job.
+    var bytes: [UInt8] = []
 }

@@ -114,14 +114,38 @@ extension MetaClient {
     public func write(_ ino: InodeNumber, chunk index: UInt32, slice: SliceRef, mtime: Timespec? = nil)
         throws -> (InodeAttributes, sliceCount: Int)
     {
-        try engine.write { tx in
+        let (attr, counts) = try write(ino, slices: [(chunk: index, slice: slice)], mtime: mtime)
+        return (attr, counts[0].count)
+    }
+
+    /// Commits several written slices of `ino` in one transaction, as if each were committed by
+    /// `write(_:chunk:slice:mtime:)` in the order given: each is appended to its chunk's list
+    /// (so a later slice wins over an earlier one where they overlap), the length grows to the
+    /// furthest end, and mtime/ctime are set once. All or none are committed. Returns the new
+    /// attributes and, for each chunk written (in the order first written), how many slices it
+    /// now holds. An empty batch changes nothing.
+    public func write(_ ino: InodeNumber, slices: [(chunk: UInt32, slice: SliceRef)], mtime: Timespec? = nil)
+        throws -> (InodeAttributes, sliceCounts: [(chunk: UInt32, count: Int)])
+    {
+        guard !slices.isEmpty else { return (try getattr(ino), []) }
+        return try engine.write { tx in
             var attr = try Self.attr(ino, in: tx)
             guard attr.type == .regular else { throw Errno.badFileDescriptor }
-            let key = MetaKeys.chunk(ino, index)
-            var list = try tx.get(key) ?? []
-            MetaCoding.append(slice, to: &list)
-            try tx.set(key, list)
-            let end = UInt64(index) * UInt64(Layout.chunkSize) + UInt64(slice.end)
+            // Each chunk's list is read once, extended in order, and stored once.
+            var lists: [(chunk: UInt32, bytes: [UInt8])] = []
+            var end: UInt64 = 0
+            for (index, slice) in slices {
+                let i: Int
+                if let found = lists.firstIndex(where: { $0.chunk == index }) {
+                    i = found
+                } else {
+                    lists.append((index, try tx.get(MetaKeys.chunk(ino, index)) ?? []))
+                    i = lists.count - 1
+                }
+                MetaCoding.append(slice, to: &lists[i].bytes)
+                end = max(end, UInt64(index) * UInt64(Layout.chunkSize) + UInt64(slice.end))
+            }
+            for list in lists { try tx.set(MetaKeys.chunk(ino, list.chunk), list.bytes) }
             if end > attr.size {
                 try tx.increment(MetaKeys.usedSpace, by: Self.spaceOf(end) - Self.spaceOf(attr.size))
                 attr.size = end
@@ -130,7 +154,7 @@ extension MetaClient {
             attr.mtime = mtime ?? now
             attr.ctime = now
             try Self.put(ino, attr, in: tx)
-            return (attr, list.count / MetaCoding.sliceRecordSize)
+            return (attr, lists.map { ($0.chunk, $0.bytes.count / MetaCoding.sliceRecordSize) })
         }
     }
 

@@ -119,6 +119,52 @@ extension MetaConformance {
         expect.errno(.noSuchFileOrDirectory, "write to a missing inode") { try meta.write(InodeNumber(999_999), chunk: 0, slice: far) }
     }
 
+    func checkWriteBatch(_ meta: MetaClient, _ expect: MetaExpect) throws {
+        let chunk = UInt64(Layout.chunkSize)
+        let file = try makeFile(meta, .root, "f")
+        func slice(_ position: Int, _ length: Int) throws -> SliceRef {
+            SliceRef(position: UInt32(position), id: try meta.newSliceID(), size: UInt32(length), offset: 0,
+                     length: UInt32(length))
+        }
+        let first = try slice(0, 4096)
+        _ = try meta.write(file, chunk: 0, slice: first)
+        let before = try meta.getattr(file)
+        tick()
+        // Overlapping slices of two chunks, interleaved: each chunk keeps the given order.
+        let a = try slice(0, 8192), b = try slice(100, 10), c = try slice(5, 50), d = try slice(4096, 100)
+        let (attr, counts) = try meta.write(file, slices: [(0, a), (2, c), (0, b), (2, d)])
+        expect.equal(try meta.readChunk(file, 0), [first, a, b], "chunk 0 appended in batch order")
+        expect.equal(try meta.readChunk(file, 2), [c, d], "chunk 2 appended in batch order")
+        expect.equal(try meta.readChunk(file, 1), [], "chunks not in the batch untouched")
+        expect.equal(counts.map(\.chunk), [0, 2], "counts per chunk, in the order first written")
+        expect.equal(counts.map(\.count), [3, 2], "slice counts after the batch")
+        expect.equal(attr.size, 2 * chunk + 4196, "size is the furthest end in the batch")
+        expect.equal(try meta.getattr(file), attr, "attributes stored")
+        expect.isTrue(attr.mtime > before.mtime && attr.ctime > before.ctime, "mtime and ctime set")
+        expect.equal(try meta.statfs().usedBytes, 2 * chunk + 8192, "space follows the size")
+
+        // A batch ending before the size leaves the size; an explicit mtime is kept.
+        let mtime = Timespec(seconds: 1_600_000_000, nanoseconds: 7)
+        let e = try slice(0, 10)
+        let (same, single) = try meta.write(file, slices: [(1, e)], mtime: mtime)
+        expect.equal(same.size, 2 * chunk + 4196, "size kept by a batch within it")
+        expect.equal(same.mtime, mtime, "explicit mtime")
+        expect.equal(single.map(\.count), [1], "a new chunk starts a new list")
+
+        let (unchanged, none) = try meta.write(file, slices: [])
+        expect.equal(none.count, 0, "an empty batch writes no chunk")
+        expect.equal(unchanged, try meta.getattr(file), "an empty batch changes nothing")
+
+        // All or nothing: a failing batch leaves every chunk as it was.
+        let dir = try makeDir(meta, .root, "d")
+        expect.errno(.badFileDescriptor, "batch to a directory") { try meta.write(dir, slices: [(0, try slice(0, 1))]) }
+        expect.errno(.noSuchFileOrDirectory, "batch to a missing inode") {
+            try meta.write(InodeNumber(999_999), slices: [(0, try slice(0, 1))])
+        }
+        expect.equal(try meta.readChunk(dir, 0), [], "nothing written to the directory")
+        expect.equal(try meta.readChunk(file, 0), [first, a, b], "other files untouched")
+    }
+
     func checkCompaction(_ meta: MetaClient, _ expect: MetaExpect) throws {
         let file = try makeFile(meta, .root, "f")
         let s1 = try writeSlice(meta, file, at: 0, length: 4096)

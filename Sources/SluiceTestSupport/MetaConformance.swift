@@ -28,7 +28,7 @@ public struct MetaConformance {
         case lookup, readlink, link, unlink, openUnlinked, rmdir
         case renameSimple, renameAcrossDirectories, renameReplacing, renameIntoSubtree
         case renameNoReplace, renameExchange, renameSameInode
-        case setattr, truncate, writeAndRead, compaction
+        case setattr, truncate, writeAndRead, writeBatch, compaction
         case readdirPaging, readdirAttributes, statfs, sessions
         case racingCreates, parallelCreates, racingRenames, sliceIDs
     }
@@ -83,6 +83,7 @@ public struct MetaConformance {
         case .setattr: try checkSetattr(meta, expect)
         case .truncate: try checkTruncate(meta, expect)
         case .writeAndRead: try checkWriteAndRead(meta, expect)
+        case .writeBatch: try checkWriteBatch(meta, expect)
         case .compaction: try checkCompaction(meta, expect)
         case .readdirPaging: try checkReaddirPaging(meta, expect)
         case .readdirAttributes: try checkReaddirAttributes(meta, expect)

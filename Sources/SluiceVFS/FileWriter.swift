@@ -106,22 +106,40 @@ final class FileWriter: @unchecked Sendable {
         // Committed data is metadata's length now. A stale end would make getattr report the
         // pre-truncate length once a later small write buffers data again.
         pendingEnd = 0
+        guard !slices.isEmpty else { return }
+        // Hand every slice's last block to upload first, so those uploads run together.
+        for s in slices { s.writer.seal() }
+        var batch: [(chunk: UInt32, slice: SliceRef)] = []
+        var keys: [String] = []
+        var failed: Int?
         for (i, s) in slices.enumerated() {
             do {
-                let keys = try s.writer.finish()
-                let length = UInt32(s.writer.length)
-                guard length > 0 else { continue }
-                let ref = SliceRef(position: s.position, id: s.writer.id, size: length, offset: 0, length: length)
-                let (_, count) = try meta.write(inode, chunk: s.chunk, slice: ref)
-                unsyncedKeys.append(contentsOf: keys)
-                if count > compactionThreshold && !chunksToCompact.contains(s.chunk) { chunksToCompact.append(s.chunk) }
+                keys.append(contentsOf: try s.writer.finish())
             } catch {
                 // The data of this and every later slice is lost: later ones must not commit
                 // over a gap the application was told nothing about.
-                for rest in slices[i...] { rest.writer.abort() }
                 failure = Errno.from(error)
+                failed = i
                 break
             }
+            let length = UInt32(s.writer.length)
+            guard length > 0 else { continue }
+            batch.append((s.chunk, SliceRef(position: s.position, id: s.writer.id, size: length, offset: 0, length: length)))
+        }
+        if let failed {
+            for rest in slices[failed...] { rest.writer.abort() }
+        }
+        guard !batch.isEmpty else { return }
+        // One transaction for all of them, appended in the order they were started.
+        do {
+            let (_, counts) = try meta.write(inode, slices: batch)
+            unsyncedKeys.append(contentsOf: keys)
+            for (chunk, count) in counts where count > compactionThreshold && !chunksToCompact.contains(chunk) {
+                chunksToCompact.append(chunk)
+            }
+        } catch {
+            for s in slices[..<(failed ?? slices.count)] { s.writer.abort() }
+            failure = failure ?? Errno.from(error)
         }
     }
 

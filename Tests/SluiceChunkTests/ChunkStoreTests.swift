@@ -180,11 +180,36 @@ final class ChunkStoreTests: XCTestCase {
         XCTAssertLessThanOrEqual(chunks.bufferedBytes, 2500)
         let keys = try writer.finish()
         XCTAssertEqual(chunks.bufferedBytes, 0)
-        XCTAssertTrue(keys.allSatisfy { chunks.cache.contains($0) })
+        // Blocks of a quarter block or more were written into whole-block buffers, which go
+        // back to the pool after their upload instead of into the cache.
+        XCTAssertTrue(keys.allSatisfy { !chunks.cache.contains($0) }, "pooled blocks are not cached")
+        XCTAssertEqual(chunks.pool.keptCount, 3, "their buffers are kept for reuse")
         var out = [UInt8](repeating: 0, count: 2500)
         try out.withUnsafeMutableBytes { try chunks.read(slice: SliceID(6), size: 2500, sliceOffset: 0, length: 2500, into: $0) }
         XCTAssertEqual(out, data)
-        XCTAssertEqual(store.gets, 0, "reads right after a write hit the cache")
+
+        // A reused buffer starts empty and its old bytes never reach a new block.
+        let reused = chunks.makeWriter(id: SliceID(60))
+        let other = randomBytes(1700, seed: 51)
+        try other.withUnsafeBytes { try reused.write($0, at: 0) }
+        _ = try reused.finish()
+        XCTAssertEqual(chunks.pool.keptCount, 3, "buffers taken from the pool and returned")
+        var back = [UInt8](repeating: 0, count: 1700)
+        try back.withUnsafeMutableBytes { try chunks.read(slice: SliceID(60), size: 1700, sliceOffset: 0, length: 1700, into: $0) }
+        XCTAssertEqual(back, other)
+        try out.withUnsafeMutableBytes { try chunks.read(slice: SliceID(6), size: 2500, sliceOffset: 0, length: 2500, into: $0) }
+        XCTAssertEqual(out, data, "blocks uploaded earlier keep their bytes")
+
+        // Small blocks are cached: reads right after the write hit memory.
+        let small = chunks.makeWriter(id: SliceID(61))
+        try data.withUnsafeBytes { try small.write(UnsafeRawBufferPointer(rebasing: $0[0..<200]), at: 0) }
+        let smallKeys = try small.finish()
+        XCTAssertTrue(smallKeys.allSatisfy { chunks.cache.contains($0) }, "small blocks are cached")
+        let gets = store.gets
+        var head = [UInt8](repeating: 0, count: 200)
+        try head.withUnsafeMutableBytes { try chunks.read(slice: SliceID(61), size: 200, sliceOffset: 0, length: 200, into: $0) }
+        XCTAssertEqual(head, Array(data[0..<200]))
+        XCTAssertEqual(store.gets, gets, "reads right after a small write hit the cache")
 
         // A writer dropped without finishing gives its buffers back.
         do {
