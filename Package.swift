@@ -44,6 +44,7 @@ let package = Package(
             "SluiceBase", "CLZ4", "CZstd", "CZlib", "CLinux",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -68,7 +69,9 @@ let package = Package(
 
         .testTarget(name: "SluiceBaseTests", dependencies: ["SluiceBase"]),
         .testTarget(name: "SluiceMetaTests", dependencies: ["SluiceMeta", "SluiceTestSupport"]),
-        .testTarget(name: "SluiceObjectTests", dependencies: ["SluiceObject", "SluiceTestSupport"]),
+        .testTarget(name: "SluiceObjectTests", dependencies: [
+            "SluiceObject", "SluiceTestSupport", .product(name: "_CryptoExtras", package: "swift-crypto"),
+        ]),
         .testTarget(name: "SluiceChunkTests", dependencies: ["SluiceChunk", "SluiceObject"]),
         .testTarget(name: "SluiceVFSTests", dependencies: ["SluiceVFS", "SluiceMeta", "SluiceObject", "SluiceChunk"]),
     ]

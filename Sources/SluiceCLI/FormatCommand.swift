@@ -52,6 +52,12 @@ struct FormatCommand: ParsableCommand {
     @Flag(help: "Enforce POSIX ACLs (system.posix_acl_access/default, setfacl/getfacl); without it they are refused.")
     var enableAcl = false
 
+    @Option(name: .customLong("encrypt-rsa-key"), help: ArgumentHelp(
+        "Encrypt every block (AES-256-GCM, data keys wrapped with RSA-OAEP) with this RSA key: an unencrypted PEM "
+        + "private key (PKCS#8 or PKCS#1) or public key, at least 2048 bits. Only the public key is stored; mounts "
+        + "need the private key.", valueName: "PEM_FILE"))
+    var encryptRsaKey: String?
+
     @Flag(help: "Update the settings of an already formatted volume.")
     var force = false
 
@@ -71,6 +77,11 @@ struct FormatCommand: ParsableCommand {
         settings.accessKey = accessKey
         settings.secretKey = secretKey
         settings.region = region
+        if let encryptRsaKey {
+            let key = try VolumeKey.publicKeyForSettings(path: encryptRsaKey)
+            settings.encryptPublicKey = key.pem
+            settings.encryptFingerprint = key.fingerprint
+        }
         try settings.validate()
         if storage != "s3", accessKey != nil || secretKey != nil || region != nil {
             throw UsageError("--access-key, --secret-key and --region apply to s3 storage only")
@@ -99,6 +110,7 @@ struct FormatCommand: ParsableCommand {
         }
         print("volume \"\(stored.name)\" (\(stored.uuid)) formatted in \(MetaEngines.redactedURL(metaURL)); "
               + "objects in \(stored.storage) \(stored.bucket), block size \(ByteSize.format(stored.blockSize))"
-              + (stored.acl ? ", POSIX ACLs enabled" : ""))
+              + (stored.acl ? ", POSIX ACLs enabled" : "")
+              + (stored.encryptFingerprint.map { ", encrypted with key \($0)" } ?? ""))
     }
 }

@@ -17,12 +17,20 @@ struct FsckCommand: ParsableCommand {
     @Flag(help: "Read every object and verify its checksum (slow: reads all data).")
     var verify = false
 
+    @Option(name: .customLong("encrypt-rsa-key"), help: ArgumentHelp(
+        "The RSA private key (unencrypted PEM) of an encrypted volume, needed by --verify (default: SLUICE_RSA_KEY_FILE).",
+        valueName: "PEM_FILE"))
+    var encryptRsaKey: String?
+
     func run() throws {
         let engine = try MetaEngines.open(url: metaURL, create: false)
         defer { engine.close() }
         let meta = MetaClient(engine: engine)
         let settings = try meta.settings()
-        let store = try VolumeStore.open(settings)
+        // Checking lengths reads only headers, which need no key; --verify opens every block.
+        let cipher = try VolumeStore.cipher(for: settings, keyFile: VolumeStore.keyFile(option: encryptRsaKey),
+                                            requirePrivateKey: verify)
+        let store = try VolumeStore.open(settings, cipher: cipher)
         let layout = BlockLayout(volume: settings.name, blockSize: settings.blockSize)
 
         var checked = Set<UInt64>()

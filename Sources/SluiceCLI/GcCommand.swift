@@ -23,12 +23,20 @@ struct GcCommand: ParsableCommand {
     @Option(help: "Leave objects younger than this many seconds alone: they may belong to a write in progress.")
     var minAge = 3600
 
+    @Option(name: .customLong("encrypt-rsa-key"), help: ArgumentHelp(
+        "The RSA private key (unencrypted PEM) of an encrypted volume, needed by --compact (default: SLUICE_RSA_KEY_FILE).",
+        valueName: "PEM_FILE"))
+    var encryptRsaKey: String?
+
     func run() throws {
         let engine = try MetaEngines.open(url: metaURL, create: false)
         defer { engine.close() }
         let meta = MetaClient(engine: engine)
         let settings = try meta.settings()
-        let store = try VolumeStore.open(settings)
+        // Listing and deleting need no key; compaction reads and rewrites blocks.
+        let cipher = try VolumeStore.cipher(for: settings, keyFile: VolumeStore.keyFile(option: encryptRsaKey),
+                                            requirePrivateKey: compact)
+        let store = try VolumeStore.open(settings, cipher: cipher)
         let layout = BlockLayout(volume: settings.name, blockSize: settings.blockSize)
 
         // Every slice a chunk references, and every slice queued for deletion.

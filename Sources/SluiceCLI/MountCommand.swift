@@ -51,6 +51,11 @@ struct MountCommand: ParsableCommand {
     @Option(help: "FUSE worker threads.")
     var maxThreads = 32
 
+    @Option(name: .customLong("encrypt-rsa-key"), help: ArgumentHelp(
+        "The RSA private key (unencrypted PEM) of an encrypted volume (default: SLUICE_RSA_KEY_FILE).",
+        valueName: "PEM_FILE"))
+    var encryptRsaKey: String?
+
     func run() throws {
         let path = URL(fileURLWithPath: mountPoint).standardizedFileURL.path
         var isDir: ObjCBool = false
@@ -73,7 +78,8 @@ struct MountCommand: ParsableCommand {
         let engine = InstrumentedEngine(try MetaEngines.open(url: metaURL, create: false))
         let meta = MetaClient(engine: engine)
         let settings = try meta.settings()
-        let store = try VolumeStore.open(settings)
+        let cipher = try VolumeStore.cipher(for: settings, keyFile: VolumeStore.keyFile(option: encryptRsaKey))
+        let store = try VolumeStore.open(settings, cipher: cipher)
         var config = VFSConfig()
         config.attributeTimeout = attrCache
         config.entryTimeout = entryCache

@@ -27,7 +27,7 @@ extension ChunkStore {
             let index = position / layout.blockSize
             let within = position - index * layout.blockSize
             let blockLength = layout.blockLength(ofSliceSize: Int(size), index: index)
-            if random, !cache.contains(layout.key(slice: id, index: index, length: blockLength)) {
+            if random, rangedReads, !cache.contains(layout.key(slice: id, index: index, length: blockLength)) {
                 let n = min(length - done, blockLength - within)
                 let part = try range(of: layout.key(slice: id, index: index, length: blockLength), at: within, length: n)
                 part.withUnsafeBytes { (buffer.baseAddress! + done).copyMemory(from: $0.baseAddress!, byteCount: n) }

@@ -64,10 +64,14 @@ public final class ChunkStore: Sendable {
     let pool: BlockBufferPool
     /// Fetches under way by key, so concurrent readers of a block share one get.
     let flights = Locked<[String: Flight]>([:])
+    /// Whether random readers fetch only the bytes they ask for; not on encrypted volumes, where
+    /// any read fetches and opens the whole block, so it had better be cached.
+    let rangedReads: Bool
 
     public init(store: any ObjectStore, config: ChunkConfig) {
         precondition(config.blockSize > 0 && config.blockSize <= Layout.chunkSize, "block size out of range")
         self.store = store
+        rangedReads = (store as? CodecStore)?.readsRangesCheaply ?? true
         self.config = config
         layout = BlockLayout(volume: config.volume, blockSize: config.blockSize)
         cache = BlockCache(capacity: config.memoryCacheBytes)

@@ -44,6 +44,12 @@ public final class MetaClient: Sendable {
                 guard old.name == settings.name else {
                     throw UsageError("cannot rename volume \"\(old.name)\" to \"\(settings.name)\"")
                 }
+                guard old.encryptFingerprint == settings.encryptFingerprint else {
+                    throw UsageError(old.encrypted
+                        ? "volume \"\(old.name)\" is encrypted with key \(old.encryptFingerprint!): give that key "
+                          + "(--encrypt-rsa-key) to update its settings; encryption cannot be changed or removed"
+                        : "cannot encrypt the already formatted volume \"\(old.name)\": its blocks are stored unencrypted")
+                }
                 toWrite.uuid = old.uuid
                 toWrite.createdAt = old.createdAt
                 try tx.set(MetaKeys.settings, try toWrite.encoded())

@@ -34,11 +34,20 @@ public struct VolumeSettings: Codable, Sendable, Equatable {
         set { aclFlag = newValue ? true : nil }
     }
     private var aclFlag: Bool?
+    /// Encryption at rest (`sluice format --encrypt-rsa-key`): the volume's RSA public key in
+    /// PEM form, which wraps every block's data key, and its fingerprint (`SHA256:` + hex of the
+    /// SPKI DER), which a mount checks its private key against. Absent on unencrypted volumes.
+    public var encryptPublicKey: String?
+    public var encryptFingerprint: String?
+
+    /// Whether the volume's blocks are encrypted.
+    public var encrypted: Bool { encryptPublicKey != nil }
 
     enum CodingKeys: String, CodingKey {
         case name, uuid, storage, bucket, blockSize, compression, trashDays, capacity, inodes, formatVersion, createdAt
         case accessKey, secretKey, region
         case aclFlag = "acl"
+        case encryptPublicKey, encryptFingerprint
     }
 
     public static let currentFormatVersion = 1
@@ -82,6 +91,9 @@ public struct VolumeSettings: Codable, Sendable, Equatable {
             throw UsageError("unsupported compression \"\(compression)\": use none, lz4 or zstd")
         }
         guard trashDays >= 0 else { throw UsageError("invalid trash days \(trashDays)") }
+        guard (encryptPublicKey == nil) == (encryptFingerprint == nil) else {
+            throw UsageError("an encrypted volume needs both its public key and its fingerprint")
+        }
     }
 
     func encoded() throws -> [UInt8] {

@@ -29,12 +29,14 @@ extension BlockCodec {
         }
     }
 
-    static func decompress(_ stored: [UInt8], codec: UInt8, length: Int) throws -> [UInt8] {
+    /// The `length` raw bytes `packed` (the compressed payload) holds; EIO when it does not.
+    static func decompress(_ packed: ArraySlice<UInt8>, codec: UInt8, length: Int) throws -> [UInt8] {
         var out = [UInt8](repeating: 0, count: length)
-        let payload = stored.count - headerSize
-        let produced: Int = stored.withUnsafeBytes { src in
+        let payload = packed.count
+        guard payload > 0 else { throw Errno.ioError }
+        let produced: Int = packed.withUnsafeBytes { src in
             out.withUnsafeMutableBytes { dst in
-                let input = src.baseAddress! + headerSize
+                let input = src.baseAddress!
                 if codec == 1 {
                     return Int(LZ4_decompress_safe(input, dst.baseAddress, Int32(payload), Int32(length)))
                 }

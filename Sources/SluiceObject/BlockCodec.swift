@@ -21,12 +21,15 @@ public enum Compression: String, Sendable, CaseIterable {
 /// ```
 /// 0  "SLB" + format version (1)
 /// 4  codec: 0 none, 1 lz4, 2 zstd
-/// 5  flags (0), 2 bytes reserved (0)
+/// 5  flags: 0, or 1 encrypted; 2 bytes reserved (0)
 /// 8  raw length (u32, big-endian)
-/// 12 CRC-32: of the raw data (compressed codecs), of the segment table (codec none)
+/// 12 CRC-32: of the raw data (compressed codecs), of the segment table (codec none);
+///    0 when encrypted (authentication replaces it, and a CRC would leak the plaintext's)
 /// 16 codec none: a CRC-32 per 64 KiB segment of the raw data, then the raw data
 ///    compressed codecs: the compressed data
+///    encrypted: the payload (raw or compressed, no segment table) sealed by `BlockCipher`
 /// ```
+/// Unencrypted blocks never set a flag, so their form is the same as before encryption existed.
 /// Every read verifies checksums, so a damaged, truncated or swapped object is reported (EIO)
 /// and never returned. Uncompressed blocks carry a checksum per 64 KiB segment so that a small
 /// random read fetches and verifies only the segments it needs. An incompressible block is
@@ -49,14 +52,14 @@ public enum BlockCodec {
         if compression != .none, raw.count > 64, let packed = compress(raw, compression) {
             var out: [UInt8] = []
             out.reserveCapacity(headerSize + packed.count)
-            appendHeader(&out, codec: compression.code, length: raw.count, crc: checksum(raw[...]))
+            appendHeader(&out, codec: compression.code, flags: 0, length: raw.count, crc: checksum(raw[...]))
             out.append(contentsOf: packed)
             return out
         }
         let table = segmentTable(raw[...])
         var out: [UInt8] = []
         out.reserveCapacity(headerSize + table.count + raw.count)
-        appendHeader(&out, codec: 0, length: raw.count, crc: checksum(table[...]))
+        appendHeader(&out, codec: 0, flags: 0, length: raw.count, crc: checksum(table[...]))
         out.append(contentsOf: table)
         out.append(contentsOf: raw)
         return out
@@ -67,25 +70,31 @@ public enum BlockCodec {
         public var codec: UInt8
         public var rawLength: Int
         var crc: UInt32
+        public var encrypted: Bool
     }
 
     public static func header(_ stored: [UInt8]) throws -> Header {
         guard stored.count >= headerSize, Array(stored[0..<4]) == magic else { throw Errno.ioError }
         var r = ByteReader(stored, at: 4)
         let codec = r.u8()
-        // Flags and reserved bytes are zero in format 1: anything else is damage.
-        guard r.u8() == 0, r.u16() == 0, codec <= 2 else { throw Errno.ioError }
-        return Header(codec: codec, rawLength: Int(r.u32()), crc: r.u32())
+        // The only flag is "encrypted"; reserved bytes are zero: anything else is damage.
+        let flags = r.u8()
+        guard flags & ~encryptedFlag == 0, r.u16() == 0, codec <= 2 else { throw Errno.ioError }
+        let h = Header(codec: codec, rawLength: Int(r.u32()), crc: r.u32(), encrypted: flags == encryptedFlag)
+        guard !h.encrypted || h.crc == 0 else { throw Errno.ioError }
+        return h
     }
 
     /// The raw length a stored block's header announces.
     public static func rawLength(_ header: [UInt8]) throws -> Int { try Self.header(header).rawLength }
 
     /// The raw data of a stored block; `Errno.ioError` when it is damaged in any way.
+    /// An encrypted block needs its cipher (`decode(_:cipher:objectKey:)`): here it is EIO.
     public static func decode(_ stored: [UInt8]) throws -> [UInt8] {
         let h = try header(stored)
+        guard !h.encrypted else { throw Errno.ioError }
         guard h.codec == 0 else {
-            let raw = try decompress(stored, codec: h.codec, length: h.rawLength)
+            let raw = try decompress(stored[headerSize...], codec: h.codec, length: h.rawLength)
             guard checksum(raw[...]) == h.crc else { throw Errno.ioError }
             return raw
         }
@@ -101,7 +110,7 @@ public enum BlockCodec {
     /// `prefix` holds at least the header and segment table.
     public static func verifySegments(prefix: [UInt8], first: Int, data: ArraySlice<UInt8>) throws {
         let h = try header(prefix)
-        guard h.codec == 0 else { throw Errno.ioError }
+        guard h.codec == 0, !h.encrypted else { throw Errno.ioError }
         let tableEnd = payloadStart(rawLength: h.rawLength)
         guard prefix.count >= tableEnd else { throw Errno.ioError }
         let table = prefix[headerSize..<tableEnd]
@@ -134,11 +143,11 @@ public enum BlockCodec {
         data.withUnsafeBufferPointer { UInt32(crc32_z(0, $0.baseAddress, $0.count)) }
     }
 
-    private static func appendHeader(_ out: inout [UInt8], codec: UInt8, length: Int, crc: UInt32) {
+    static func appendHeader(_ out: inout [UInt8], codec: UInt8, flags: UInt8, length: Int, crc: UInt32) {
         var w = ByteWriter(capacity: headerSize)
         w.raw(magic)
         w.u8(codec)
-        w.u8(0)
+        w.u8(flags)
         w.u16(0)
         w.u32(UInt32(length))
         w.u32(crc)

@@ -1,26 +1,37 @@
 import SluiceBase
 
-/// Stores every object in the `BlockCodec` form: compressed if asked, always checksummed.
-/// A whole read fetches, verifies and decodes the whole object; a range of an uncompressed
-/// block fetches and verifies only the segments it touches. Anything damaged is
-/// `Errno.ioError`, never wrong bytes.
+/// Stores every object in the `BlockCodec` form: compressed if asked, always checksummed, and
+/// with a `BlockCipher` encrypted and authenticated. A whole read fetches, verifies and decodes
+/// the whole object; a range of an uncompressed, unencrypted block fetches and verifies only
+/// the segments it touches (encrypted blocks are always read whole: GCM authenticates the
+/// whole payload). Anything damaged is `Errno.ioError`, never wrong bytes.
 ///
 /// `head` reports the raw size (from the header); `list` reports stored sizes, which are what
 /// the backend holds.
 public final class CodecStore: ObjectStore, TransformingStore {
     public let base: any ObjectStore
     public let compression: Compression
+    /// Set for an encrypted volume: every block is sealed, and only sealed blocks are read.
+    public let cipher: BlockCipher?
 
-    public init(_ base: any ObjectStore, compression: Compression) {
+    public init(_ base: any ObjectStore, compression: Compression, cipher: BlockCipher? = nil) {
         self.base = base
         self.compression = compression
+        self.cipher = cipher
     }
 
     public var description: String { base.description }
 
+    /// False when a range costs a whole-block fetch and decode anyway (encrypted volumes):
+    /// readers then rather fetch and cache whole blocks.
+    public var readsRangesCheaply: Bool { cipher == nil }
+
     public func get(_ key: String, offset: Int, length: Int?) throws -> [UInt8] {
-        if offset > 0 || length != nil, let part = try getRange(key, offset: offset, length: length) { return part }
-        let raw = try BlockCodec.decode(try base.get(key, offset: 0, length: nil))
+        if cipher == nil, offset > 0 || length != nil, let part = try getRange(key, offset: offset, length: length) {
+            return part
+        }
+        let stored = try base.get(key, offset: 0, length: nil)
+        let raw = try cipher.map { try BlockCodec.decode(stored, cipher: $0, objectKey: key) } ?? BlockCodec.decode(stored)
         guard offset > 0 || (length != nil && length! < raw.count) else { return raw }
         let start = min(offset, raw.count)
         let end = length.map { min(raw.count, start + $0) } ?? raw.count
@@ -33,7 +44,7 @@ public final class CodecStore: ObjectStore, TransformingStore {
     private func getRange(_ key: String, offset: Int, length: Int?) throws -> [UInt8]? {
         let prefix = try base.get(key, offset: 0, length: BlockCodec.maxPrefix)
         let header = try BlockCodec.header(prefix)
-        guard header.codec == 0 else { return nil }
+        guard header.codec == 0, !header.encrypted else { return nil }
         let raw = header.rawLength
         let start = min(offset, raw)
         let end = length.map { min(raw, start + $0) } ?? raw
@@ -57,7 +68,11 @@ public final class CodecStore: ObjectStore, TransformingStore {
     }
 
     public func put(_ key: String, _ data: [UInt8]) throws {
-        try base.put(key, BlockCodec.encode(data, compression: compression))
+        if let cipher {
+            try base.put(key, BlockCodec.encode(data, compression: compression, cipher: cipher, objectKey: key))
+        } else {
+            try base.put(key, BlockCodec.encode(data, compression: compression))
+        }
     }
 
     public func head(_ key: String) throws -> ObjectInfo? {
