@@ -56,6 +56,12 @@ struct MountCommand: ParsableCommand {
         valueName: "PEM_FILE"))
     var encryptRsaKey: String?
 
+    // Advanced, hidden from --help: mainly for tests of dead-client cleanup, which cannot wait
+    // the default 5 minutes. Every client of a volume should use the same value.
+    @Option(help: ArgumentHelp("Seconds without a heartbeat after which another client's session is cleaned up.",
+                               visibility: .hidden))
+    var sessionTimeout = 300.0
+
     func run() throws {
         let path = URL(fileURLWithPath: mountPoint).standardizedFileURL.path
         var isDir: ObjCBool = false
@@ -70,6 +76,9 @@ struct MountCommand: ParsableCommand {
         for (name, value) in [("attr-cache", attrCache), ("entry-cache", entryCache), ("dir-entry-cache", dirEntryCache)]
         where value < 0 || !value.isFinite {
             throw UsageError("invalid --\(name) \(value)")
+        }
+        guard sessionTimeout >= 1 && sessionTimeout.isFinite else {
+            throw UsageError("invalid --session-timeout \(sessionTimeout) (at least 1 second)")
         }
         if background && ProcessInfo.processInfo.environment[Daemon.readyEnvironment] == nil {
             try Daemon.spawnAndWait(logPath: log ?? Daemon.defaultLogPath)
@@ -89,6 +98,7 @@ struct MountCommand: ParsableCommand {
             throw UsageError("invalid --atime-mode \"\(atimeMode)\" (noatime, relatime or strictatime)")
         }
         config.atimeMode = atime
+        config.sessionTimeout = sessionTimeout
         config.bufferSize = buffer
         config.memoryCacheSize = memoryCache
         // Block buffers are megabytes each: glibc's dynamic mmap threshold would otherwise

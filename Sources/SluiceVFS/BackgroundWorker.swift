@@ -21,16 +21,26 @@ final class BackgroundWorker: @unchecked Sendable {
     private weak var vfs: VFS?
     private var thread: Thread?
 
-    /// Seconds between heartbeats and idle sweeps for due deletions.
+    /// Seconds between heartbeats and idle sweeps for due deletions with the default timeout.
     static let interval: TimeInterval = 5
 
     /// Seconds without a heartbeat after which a session counts as dead.
     let sessionTimeout: Double
 
+    /// Seconds between heartbeats: 5, or a quarter of a short session timeout, so that a live
+    /// client always beats several times within the timeout and is never taken for dead.
+    let beatInterval: TimeInterval
+
+    /// Seconds between sweeps for dead sessions: about once a minute, or half a short session
+    /// timeout, so that a dead client is cleaned up within about 1.5 timeouts.
+    let sweepInterval: TimeInterval
+
     init(meta: MetaClient, chunks: ChunkStore, sessionTimeout: Double) {
         self.meta = meta
         self.chunks = chunks
         self.sessionTimeout = sessionTimeout
+        beatInterval = min(Self.interval, max(0.1, sessionTimeout / 4))
+        sweepInterval = min(60, max(0.1, sessionTimeout / 2))
     }
 
     func start(vfs: VFS) {
@@ -83,12 +93,12 @@ final class BackgroundWorker: @unchecked Sendable {
         var lastBeat = monotonicNanoseconds()
         while true {
             condition.lock()
-            if running && !woken { _ = condition.wait(until: Date(timeIntervalSinceNow: Self.interval)) }
+            if running && !woken { _ = condition.wait(until: Date(timeIntervalSinceNow: beatInterval)) }
             woken = false
             let keepGoing = running
             condition.unlock()
             runBatch()
-            if monotonicNanoseconds() - lastBeat > UInt64(Self.interval * 1e9) {
+            if monotonicNanoseconds() - lastBeat >= UInt64(beatInterval * 1e9) {
                 lastBeat = monotonicNanoseconds()
                 do { try meta.heartbeat() } catch { report("heartbeat failed: \(error)") }
                 cleanStaleSessions()
@@ -103,9 +113,9 @@ final class BackgroundWorker: @unchecked Sendable {
 
     private var lastSessionSweep: UInt64 = 0
 
-    /// About once a minute, any client removes sessions of clients that stopped beating.
+    /// Every `sweepInterval`, any client removes sessions of clients that stopped beating.
     private func cleanStaleSessions() {
-        guard monotonicNanoseconds() - lastSessionSweep > 60_000_000_000 || lastSessionSweep == 0 else { return }
+        guard monotonicNanoseconds() - lastSessionSweep >= UInt64(sweepInterval * 1e9) || lastSessionSweep == 0 else { return }
         lastSessionSweep = monotonicNanoseconds()
         do {
             for s in try meta.cleanStaleSessions(maxAge: sessionTimeout) {
