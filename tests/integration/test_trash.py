@@ -56,3 +56,22 @@ def test_trash_keeps_and_restores(make_volume):
     v.mount()
     assert read(v.path("restored.bin")) == data
     assert read(replaced[0]) == b"old version\n"
+
+
+def test_open_unlinked_file_goes_to_trash_at_close(make_volume):
+    v = make_volume(format_args=("--trash-days", "1"))
+    write_file(v.path("held"), b"still here\n")
+    with open(v.path("held"), "rb") as f:
+        os.remove(v.path("held"))
+        assert os.fstat(f.fileno()).st_nlink == 0, "open-unlinked: nlink 0 while open"
+        assert not glob.glob(v.path(".trash", "*", "*-held"))
+        assert f.read() == b"still here\n"
+    found = glob.glob(v.path(".trash", "*", "*-held"))
+    assert len(found) == 1, "moved to the trash at the last close"
+    assert read(found[0]) == b"still here\n"
+
+
+def test_no_trash_without_trash_days(volume):
+    write_file(volume.path("f"), b"x")
+    os.remove(volume.path("f"))
+    assert not os.path.exists(volume.path(".trash"))
