@@ -36,9 +36,9 @@ extension MetaClient {
             guard !new.symlinkTarget.isEmpty else { throw Errno.noSuchFileOrDirectory }
             guard new.symlinkTarget.count <= Layout.maxSymlinkLength else { throw Errno.fileNameTooLong }
         }
-        let ino = InodeNumber(try inodeIDs.next())
         // Nothing is created in the trash: only deletions put files there.
         if Trash.contains(parent) { throw Errno.notPermitted }
+        let ino = InodeNumber(try inodeIDs.next())
         return try engine.write { tx in
             var dir = try Self.directory(parent, in: tx)
             // A directory removed while someone still stands in it takes no new entries.

@@ -161,7 +161,8 @@ extension MetaClient {
                         let (ino, type) = try MetaCoding.decodeEntry(pair.value)
                         try tx.delete(pair.key)
                         if type == .directory {
-                            // Only root could have put one here (by hand); it is empty or stays.
+                            // Cannot happen (nothing is created or renamed into the trash, and
+                            // rmdir deletes); an empty directory is deleted as rmdir would.
                             try removeInode(ino, size: Layout.directorySize, in: tx)
                         } else {
                             _ = try dropLink(ino, now: now, from: hour, name: [], in: tx)
