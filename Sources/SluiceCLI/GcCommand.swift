@@ -14,7 +14,7 @@ struct GcCommand: ParsableCommand {
     @Argument(help: "Metadata engine URL.")
     var metaURL: String
 
-    @Flag(help: "Delete the leaked objects (without it, gc only reports).")
+    @Flag(help: "Delete the leaked objects and the trash's expired files (without it, gc only reports).")
     var delete = false
 
     @Flag(help: "Also compact chunks with many slices.")
@@ -38,6 +38,13 @@ struct GcCommand: ParsableCommand {
                                             requirePrivateKey: compact)
         let store = try VolumeStore.open(settings, cipher: cipher)
         let layout = BlockLayout(volume: settings.name, blockSize: settings.blockSize)
+
+        // With --delete, files whose time in the trash is over are deleted first: their slices
+        // join the deletion queue, finished below.
+        if settings.trashDays > 0 && delete {
+            let removed = try meta.emptyTrash(olderThan: Date(timeIntervalSinceNow: -Double(settings.trashDays) * 86400))
+            print("trash: removed \(removed) files deleted more than \(settings.trashDays) days ago")
+        }
 
         // Every slice a chunk references, and every slice queued for deletion.
         var referenced = Set<UInt64>()

@@ -75,7 +75,8 @@ extension MetaClient {
         return attr
     }
 
-    /// Releases a handle; the last close of an unlinked inode deletes it.
+    /// Releases a handle; the last close of an unlinked inode moves it to the trash (when on)
+    /// or deletes it.
     public func close(_ ino: InodeNumber) throws {
         let last = openCounts.withLock { counts -> Bool in
             let n = (counts[ino] ?? 1) - 1
@@ -88,7 +89,8 @@ extension MetaClient {
             guard let bytes = try tx.get(MetaKeys.attr(ino)) else { return }
             let attr = try MetaCoding.decodeAttr(bytes)
             guard attr.nlink == 0, !isOpen(ino) else { return }
-            try removeInode(ino, size: attr.size, in: tx)
+            let origin = try tx.get(MetaKeys.sustained(sid, ino))
+            try releaseUnlinked(ino, attr, origin: origin, in: tx)
             try tx.delete(MetaKeys.sustained(sid, ino))
         }
     }

@@ -36,6 +36,8 @@ extension MetaClient {
             guard !new.symlinkTarget.isEmpty else { throw Errno.noSuchFileOrDirectory }
             guard new.symlinkTarget.count <= Layout.maxSymlinkLength else { throw Errno.fileNameTooLong }
         }
+        // Nothing is created in the trash: only deletions put files there.
+        if Trash.contains(parent) { throw Errno.notPermitted }
         let ino = InodeNumber(try inodeIDs.next())
         return try engine.write { tx in
             var dir = try Self.directory(parent, in: tx)
@@ -94,6 +96,7 @@ extension MetaClient {
         try Self.checkName(name)
         // As in create: "." and ".." exist already and must not become stored entries.
         if Self.isDotOrDotDot(name) { throw Errno.fileExists }
+        if Trash.contains(parent) { throw Errno.notPermitted }
         return try engine.write { tx in
             var attr = try Self.attr(ino, in: tx)
             guard attr.type != .directory else { throw Errno.notPermitted }
@@ -133,7 +136,7 @@ extension MetaClient {
             dir.mtime = now
             dir.ctime = now
             try Self.put(parent, dir, in: tx)
-            let attr = try dropLink(ino, now: now, in: tx)
+            let attr = try dropLink(ino, now: now, from: parent, name: name, in: tx)
             return (ino, attr)
         }
     }
@@ -149,6 +152,7 @@ extension MetaClient {
             guard let entry = try tx.get(entryKey) else { throw Errno.noSuchFileOrDirectory }
             let (ino, type) = try MetaCoding.decodeEntry(entry)
             guard type == .directory else { throw Errno.notDirectory }
+            if ino == Trash.inode { throw Errno.notPermitted }
             guard try tx.scan(prefix: MetaKeys.entryPrefix(ino), after: nil, limit: 1).isEmpty else {
                 throw Errno.directoryNotEmpty
             }
@@ -172,19 +176,38 @@ extension MetaClient {
         }
     }
 
-    /// Takes one link from `ino`; when none remain, the inode is deleted, unless this client
-    /// holds it open, in which case it lives on with nlink 0 until the last close.
-    func dropLink(_ ino: InodeNumber, now: Timespec, in tx: any KVTransaction) throws -> InodeAttributes {
+    /// Takes the link `name` in `parent` from `ino`; when none remain, the inode goes to the
+    /// trash (when on) or is deleted, unless this client holds it open, in which case it lives
+    /// on with nlink 0 until the last close (which then trashes or deletes it).
+    func dropLink(_ ino: InodeNumber, now: Timespec, from parent: InodeNumber, name: [UInt8],
+                  in tx: any KVTransaction) throws -> InodeAttributes {
         var attr = try Self.attr(ino, in: tx)
         attr.nlink = attr.nlink > 0 ? attr.nlink - 1 : 0
         attr.ctime = now
         if attr.nlink > 0 || isOpen(ino) {
             try Self.put(ino, attr, in: tx)
-            if attr.nlink == 0 { try tx.set(MetaKeys.sustained(sessionID, ino), []) }
-        } else {
+            if attr.nlink == 0 {
+                // Where the last name was, for a trash at the last close.
+                let origin = Trash.contains(parent) ? [] : Trash.encodeOrigin(parent: parent, name: name)
+                try tx.set(MetaKeys.sustained(sessionID, ino), origin)
+            }
+        } else if try !moveToTrash(ino, &attr, from: parent, name: name, now: now, in: tx) {
             try removeInode(ino, size: attr.size, in: tx)
         }
         return attr
+    }
+
+    /// An inode that lost its last name while open is closed for the last time (or its session
+    /// ended): to the trash when `origin` (an `O` record's value) says where it was and the
+    /// trash is on, otherwise deleted.
+    func releaseUnlinked(_ ino: InodeNumber, _ attr: InodeAttributes, origin: [UInt8]?,
+                         in tx: any KVTransaction) throws {
+        var attr = attr
+        if let (parent, name) = origin.flatMap(Trash.decodeOrigin),
+           try moveToTrash(ino, &attr, from: parent, name: name, now: Timespec.now(), in: tx) {
+            return
+        }
+        try removeInode(ino, size: attr.size, in: tx)
     }
 
     /// Deletes an inode with no names left: its attributes, symlink target and chunks; the

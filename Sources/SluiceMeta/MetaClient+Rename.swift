@@ -14,11 +14,15 @@ extension MetaClient {
         for n in [srcName, dstName] where n == [UInt8(ascii: ".")] || n == [UInt8(ascii: "."), UInt8(ascii: ".")] {
             throw Errno.invalidArgument
         }
+        // Only deletions put files into the trash; files may be renamed out of it (restored).
+        if Trash.contains(dstParent) { throw Errno.notPermitted }
         return try engine.write { tx -> InodeNumber? in
             var src = try Self.directory(srcParent, in: tx)
             let srcKey = MetaKeys.entry(srcParent, srcName)
             guard let srcEntry = try tx.get(srcKey) else { throw Errno.noSuchFileOrDirectory }
             let (ino, type) = try MetaCoding.decodeEntry(srcEntry)
+            // `.trash` and its hourly directories stay where they are.
+            if Trash.contains(ino) { throw Errno.notPermitted }
             var dst = srcParent == dstParent ? src : try Self.directory(dstParent, in: tx)
             guard dst.nlink > 0 else { throw Errno.noSuchFileOrDirectory }
             let dstKey = MetaKeys.entry(dstParent, dstName)
@@ -35,7 +39,10 @@ extension MetaClient {
             moved.ctime = now
 
             if flags.contains(.exchange) {
+                // An exchange would put the other file into the trash.
+                if Trash.contains(srcParent) { throw Errno.notPermitted }
                 guard let (other, otherType) = dstEntry else { throw Errno.noSuchFileOrDirectory }
+                if Trash.contains(other) { throw Errno.notPermitted }
                 if otherType == .directory && srcParent != dstParent {
                     try Self.checkNotInside(other, srcParent, in: tx)
                 }
@@ -60,6 +67,7 @@ extension MetaClient {
                 if other == ino { return nil }
                 if type == .directory {
                     guard otherType == .directory else { throw Errno.notDirectory }
+                    if Trash.contains(other) { throw Errno.notPermitted }
                     guard try tx.scan(prefix: MetaKeys.entryPrefix(other), after: nil, limit: 1).isEmpty else {
                         throw Errno.directoryNotEmpty
                     }
@@ -68,7 +76,7 @@ extension MetaClient {
                     removed = other
                 } else {
                     guard otherType != .directory else { throw Errno.isDirectory }
-                    let left = try self.dropLink(other, now: now, in: tx)
+                    let left = try self.dropLink(other, now: now, from: dstParent, name: dstName, in: tx)
                     if left.nlink == 0 { removed = other }
                 }
             }

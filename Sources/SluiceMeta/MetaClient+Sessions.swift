@@ -81,7 +81,7 @@ extension MetaClient {
                     let ino = InodeNumber(r.u64())
                     if let bytes = try tx.get(MetaKeys.attr(ino)) {
                         let attr = try MetaCoding.decodeAttr(bytes)
-                        if attr.nlink == 0 { try removeInode(ino, size: attr.size, in: tx) }
+                        if attr.nlink == 0 { try releaseUnlinked(ino, attr, origin: pair.value, in: tx) }
                     }
                     try tx.delete(pair.key)
                 }

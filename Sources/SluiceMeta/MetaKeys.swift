@@ -18,7 +18,10 @@ import SluiceBase
 /// | `L<slice:8><size:4>`         | slice whose objects await deletion      |
 /// | `R<slice:8><size:4>`         | extra references to a shared slice (copy_file_range) |
 /// | `E<session:8>`               | session record (JSON)                   |
-/// | `O<session:8><ino:8>`        | inode unlinked while this session held it open |
+/// | `O<session:8><ino:8>`        | inode unlinked while this session held it open; value: empty or parent(8) + last name (for the trash) |
+///
+/// The trash (see MetaClient+Trash) is ordinary inodes and entries at reserved inode numbers:
+/// `.trash` is `Trash.inode`, entry `.trash` of the root; hour `h` is `Trash.inode + 1 + h`.
 enum MetaKeys {
     static let settings: [UInt8] = [UInt8(ascii: "S")]
 

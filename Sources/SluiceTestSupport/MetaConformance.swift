@@ -31,6 +31,7 @@ public struct MetaConformance {
         case setattr, truncate, writeAndRead, writeBatch, compaction
         case readdirPaging, readdirAttributes, statfs, sessions
         case racingCreates, parallelCreates, racingRenames, sliceIDs
+        case trashUnlink, trashRename, trashOff, trashEmpty
     }
 
     /// The settings every check formats its volume with.
@@ -93,6 +94,10 @@ public struct MetaConformance {
         case .parallelCreates: try checkParallelCreates(meta, expect)
         case .racingRenames: try checkRacingRenames(meta, expect)
         case .sliceIDs: try checkSliceIDs(meta, expect)
+        case .trashUnlink: try checkTrashUnlink(meta, expect)
+        case .trashRename: try checkTrashRename(meta, expect)
+        case .trashOff: try checkTrashOff(meta, expect)
+        case .trashEmpty: try checkTrashEmpty(meta, expect)
         }
     }
 

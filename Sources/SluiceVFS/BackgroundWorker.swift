@@ -4,8 +4,8 @@ import SluiceChunk
 import SluiceMeta
 
 /// One thread of background upkeep: deletes objects of slices nothing references any more,
-/// compacts chunks with long slice lists, and keeps the session's heartbeat fresh. It runs on
-/// its own thread because all of this is blocking I/O.
+/// compacts chunks with long slice lists, keeps the session's heartbeat fresh and empties the
+/// trash of expired hours. It runs on its own thread because all of this is blocking I/O.
 final class BackgroundWorker: @unchecked Sendable {
     // @unchecked: `state` is guarded by `condition`.
     private let meta: MetaClient
@@ -102,6 +102,7 @@ final class BackgroundWorker: @unchecked Sendable {
                 lastBeat = monotonicNanoseconds()
                 do { try meta.heartbeat() } catch { report("heartbeat failed: \(error)") }
                 cleanStaleSessions()
+                emptyTrash()
             }
             if !keepGoing { break }
         }
@@ -123,6 +124,23 @@ final class BackgroundWorker: @unchecked Sendable {
             }
         } catch {
             report("cleaning stale sessions failed: \(error)")
+        }
+    }
+
+    private var lastTrashSweep: UInt64 = 0
+
+    /// About once an hour, any client deletes the trash's hourly directories older than the
+    /// volume's trash days (their slices join the deletion queue like any deleted file's).
+    private func emptyTrash() {
+        guard monotonicNanoseconds() - lastTrashSweep > 3_600_000_000_000 || lastTrashSweep == 0 else { return }
+        lastTrashSweep = monotonicNanoseconds()
+        do {
+            let days = try meta.settings().trashDays
+            guard days > 0 else { return }
+            let removed = try meta.emptyTrash(olderThan: Date(timeIntervalSinceNow: -Double(days) * 86400))
+            if removed > 0 { wake() }
+        } catch {
+            report("emptying the trash failed: \(error)")
         }
     }
 
