@@ -23,15 +23,10 @@ struct FsckCommand: ParsableCommand {
     var encryptRsaKey: String?
 
     func run() throws {
-        let engine = try MetaEngines.open(url: metaURL, create: false)
-        defer { engine.close() }
-        let meta = MetaClient(engine: engine)
-        let settings = try meta.settings()
         // Checking lengths reads only headers, which need no key; --verify opens every block.
-        let cipher = try VolumeStore.cipher(for: settings, keyFile: VolumeStore.keyFile(option: encryptRsaKey),
-                                            requirePrivateKey: verify)
-        let store = try VolumeStore.open(settings, cipher: cipher)
-        let layout = BlockLayout(volume: settings.name, blockSize: settings.blockSize)
+        let volume = try OfflineVolume(metaURL: metaURL, keyOption: encryptRsaKey, needsPrivateKey: verify)
+        defer { volume.close() }
+        let (meta, store, layout) = (volume.meta, volume.store, volume.layout)
 
         var checked = Set<UInt64>()
         var broken: [InodeNumber: [String]] = [:]

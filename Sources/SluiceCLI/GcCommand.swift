@@ -29,15 +29,10 @@ struct GcCommand: ParsableCommand {
     var encryptRsaKey: String?
 
     func run() throws {
-        let engine = try MetaEngines.open(url: metaURL, create: false)
-        defer { engine.close() }
-        let meta = MetaClient(engine: engine)
-        let settings = try meta.settings()
         // Listing and deleting need no key; compaction reads and rewrites blocks.
-        let cipher = try VolumeStore.cipher(for: settings, keyFile: VolumeStore.keyFile(option: encryptRsaKey),
-                                            requirePrivateKey: compact)
-        let store = try VolumeStore.open(settings, cipher: cipher)
-        let layout = BlockLayout(volume: settings.name, blockSize: settings.blockSize)
+        let volume = try OfflineVolume(metaURL: metaURL, keyOption: encryptRsaKey, needsPrivateKey: compact)
+        defer { volume.close() }
+        let (meta, settings, store, layout) = (volume.meta, volume.settings, volume.store, volume.layout)
 
         // With --delete, files whose time in the trash is over are deleted first: their slices
         // join the deletion queue, finished below.
