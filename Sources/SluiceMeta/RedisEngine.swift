@@ -62,8 +62,8 @@ public final class RedisEngine: KVEngine {
     /// A fault for the next commit that writes (tests only).
     let injectedFault = Locked<RedisCommitFault?>(nil)
 
-    private let pool: Locked<Pool>
-    private let slots = DispatchSemaphore(value: RedisEngine.maxConnections)
+    /// A connection taken from the pool belongs to one transaction until it is put back.
+    private let pool: ConnectionPool<RedisConnection>
 
     /// Idle connections; one taken out belongs to one transaction until it is put back.
     /// `RedisConnection` is not thread-safe: idle ones are reached only through the lock.
@@ -101,7 +101,12 @@ public final class RedisEngine: KVEngine {
             }
             throw EngineError("\(self.displayURL): \(failure)")
         }
-        pool = Locked(Pool(idle: [first]))
+        let (endpoint, connectTimeout, commandTimeout) = (self.endpoint, self.connectTimeout, self.commandTimeout)
+        // Connecting happens outside the pool's lock.
+        pool = ConnectionPool(capacity: RedisEngine.maxConnections, first: first,
+                              closedMessage: "\(displayURL): engine is closed") {
+            try RedisConnection(endpoint: endpoint, connectTimeout: connectTimeout, commandTimeout: commandTimeout)
+        }
     }
 
     /// hiredis writes with write(2): a server that went away would kill the process with
@@ -145,14 +150,7 @@ public final class RedisEngine: KVEngine {
     public func sync() throws {}
 
     /// Closes every idle connection; connections in use are closed when they come back.
-    public func close() {
-        let idle = pool.withLock { pool -> [RedisConnection] in
-            pool.closed = true
-            defer { pool.idle.removeAll() }
-            return pool.idle
-        }
-        for connection in idle { connection.close() }
-    }
+    public func close() { pool.close() }
 
     // MARK: Transactions
 
@@ -261,39 +259,10 @@ public final class RedisEngine: KVEngine {
     }
 
     private func withConnection<T>(_ body: (RedisConnection) throws -> T) throws -> T {
-        slots.wait()
-        defer { slots.signal() }
-        let connection = try checkOut()
-        defer { checkIn(connection) }
-        return try body(connection)
+        try pool.with(body)
     }
 
-    private func checkOut() throws -> RedisConnection {
-        let reused = try pool.withLock { pool -> RedisConnection? in
-            if pool.closed { throw EngineError("\(displayURL): engine is closed") }
-            return pool.idle.popLast()
-        }
-        if let reused { return reused }
-        // Connecting happens outside the lock; the semaphore bounds the count.
-        return try RedisConnection(endpoint: endpoint, connectTimeout: connectTimeout, commandTimeout: commandTimeout)
-    }
-
-    private func checkIn(_ connection: RedisConnection) {
-        let keep = connection.isOpen && pool.withLock { pool -> Bool in
-            if pool.closed { return false }
-            pool.idle.append(connection)
-            return true
-        }
-        if !keep { connection.close() }
-    }
-
-    private func dropIdleConnections() {
-        let idle = pool.withLock { pool -> [RedisConnection] in
-            defer { pool.idle.removeAll() }
-            return pool.idle
-        }
-        for connection in idle { connection.close() }
-    }
+    private func dropIdleConnections() { pool.dropIdle() }
 
     /// Sleeps before a retry: exponential from `base`, capped, with jitter so that colliding
     /// transactions do not collide again.
@@ -307,4 +276,8 @@ public final class RedisEngine: KVEngine {
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
+}
+
+extension RedisConnection: PooledConnection {
+    var isReusable: Bool { isOpen }
 }

@@ -21,21 +21,14 @@ public final class SQLiteEngine: KVEngine {
     /// The database file.
     public let path: String
 
-    private let pool: Locked<Pool>
-    /// Counts free pool slots so that a caller waits (rather than spins) when all are in use.
-    private let slots = DispatchSemaphore(value: SQLiteEngine.maxConnections)
+    /// `SQLiteConnection` is not thread-safe: a connection taken from the pool belongs to one
+    /// transaction until it is put back.
+    private let pool: ConnectionPool<SQLiteConnection>
     /// Lets one write transaction of this engine at a time ask sqlite for the write lock.
     /// sqlite would serialize them anyway, but its busy handler polls with sleeps of up to
     /// 100 ms; queueing here hands the lock over at once. Other processes still meet the
     /// busy handler.
     private let writerGate = DispatchSemaphore(value: 1)
-
-    /// Idle connections. `SQLiteConnection` is not thread-safe; the lock guards the list and
-    /// a connection taken out of it belongs to one transaction until it is put back.
-    private struct Pool {
-        var idle: [SQLiteConnection] = []
-        var closed = false
-    }
 
     /// Opens the database at `path`, creating the file only when `create` is true. Fails with
     /// `UsageError` when the file is missing, unreadable or not a SQLite database, or (without
@@ -61,7 +54,11 @@ public final class SQLiteEngine: KVEngine {
             if failure.isUsageProblem { throw UsageError(message) }
             throw EngineError(message)
         }
-        pool = Locked(Pool(idle: [first]))
+        // Opening happens outside the pool's lock: it touches the disk.
+        pool = ConnectionPool(capacity: SQLiteEngine.maxConnections, first: first,
+                              closedMessage: "sqlite3 \(path): engine is closed") {
+            try SQLiteConnection(path: path, create: false)
+        }
     }
 
     deinit { close() }
@@ -96,15 +93,7 @@ public final class SQLiteEngine: KVEngine {
     }
 
     /// Closes every connection; transactions still running close theirs when they end.
-    public func close() {
-        let idle = pool.withLock { pool -> [SQLiteConnection] in
-            pool.closed = true
-            defer { pool.idle.removeAll() }
-            return pool.idle
-        }
-        // Connections still in use are closed when they come back (see `checkIn`).
-        for connection in idle { connection.close() }
-    }
+    public func close() { pool.close() }
 
     // MARK: Transactions
 
@@ -166,32 +155,12 @@ public final class SQLiteEngine: KVEngine {
         usleep(UInt32(base / 2 + Int.random(in: 0...(base / 2))))
     }
 
-    /// Runs `body` with a connection of its own, returning the connection to the pool after.
     private func withConnection<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
-        slots.wait()
-        defer { slots.signal() }
-        let connection = try checkOut()
-        defer { checkIn(connection) }
-        return try body(connection)
+        try pool.with(body)
     }
+}
 
-    private func checkOut() throws -> SQLiteConnection {
-        let reused = try pool.withLock { pool -> SQLiteConnection? in
-            if pool.closed { throw EngineError("sqlite3 \(path): engine is closed") }
-            return pool.idle.popLast()
-        }
-        if let reused { return reused }
-        // Opening happens outside the lock: it touches the disk. The semaphore bounds the count.
-        return try SQLiteConnection(path: path, create: false)
-    }
-
-    private func checkIn(_ connection: SQLiteConnection) {
-        // A connection left inside a transaction (its ROLLBACK failed) is closed, not reused.
-        let keep = connection.isOpen && !connection.inTransaction && pool.withLock { pool -> Bool in
-            if pool.closed { return false }
-            pool.idle.append(connection)
-            return true
-        }
-        if !keep { connection.close() }
-    }
+extension SQLiteConnection: PooledConnection {
+    /// A connection left inside a transaction (its ROLLBACK failed) is closed, not reused.
+    var isReusable: Bool { isOpen && !inTransaction }
 }
