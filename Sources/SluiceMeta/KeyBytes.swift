@@ -43,6 +43,11 @@ enum KeyBytes {
         return compare(next, prefix) > 0 ? next : prefix
     }
 
+    /// Whether `key` lies in a scan's range: at or after `start`, before `end` (nil: no end).
+    static func inScan(_ key: [UInt8], start: [UInt8], end: [UInt8]?) -> Bool {
+        compare(key, start) >= 0 && (end.map { compare(key, $0) < 0 } ?? true)
+    }
+
     static func hasPrefix(_ key: [UInt8], _ prefix: [UInt8]) -> Bool {
         key.count >= prefix.count && key.starts(with: prefix)
     }

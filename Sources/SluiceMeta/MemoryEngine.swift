@@ -134,9 +134,7 @@ final class MemoryTransaction: KVTransaction {
         guard limit > 0 else { return [] }
         let start = KeyBytes.scanStart(prefix: prefix, after: after)
         let end = KeyBytes.prefixEnd(prefix)
-        func inRange(_ key: [UInt8]) -> Bool {
-            KeyBytes.compare(key, start) >= 0 && (end.map { KeyBytes.compare(key, $0) < 0 } ?? true)
-        }
+        func inRange(_ key: [UInt8]) -> Bool { KeyBytes.inScan(key, start: start, end: end) }
         // Merge the committed keys with this transaction's own changes, which win on equal keys.
         let overlay = pending.keys.filter(inRange).sorted { KeyBytes.compare($0, $1) < 0 }
         var result: [KVPair] = []

@@ -73,9 +73,7 @@ final class PostgresTransaction: KVTransaction {
         guard limit > 0 else { return [] }
         let start = KeyBytes.scanStart(prefix: prefix, after: after)
         let end = KeyBytes.prefixEnd(prefix)
-        func inRange(_ key: [UInt8]) -> Bool {
-            KeyBytes.compare(key, start) >= 0 && (end.map { KeyBytes.compare(key, $0) < 0 } ?? true)
-        }
+        func inRange(_ key: [UInt8]) -> Bool { KeyBytes.inScan(key, start: start, end: end) }
         let overlay = pending.filter { inRange($0.key) }
         // Every buffered key in range may hide (deletion) or duplicate (set) one stored row, so
         // fetching that many more rows than asked for still leaves `limit` visible ones when

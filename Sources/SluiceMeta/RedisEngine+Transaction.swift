@@ -145,9 +145,7 @@ final class RedisTransaction: KVTransaction {
         guard limit > 0 else { return [] }
         let start = KeyBytes.scanStart(prefix: prefix, after: after)
         let end = KeyBytes.prefixEnd(prefix)
-        func inRange(_ key: [UInt8]) -> Bool {
-            KeyBytes.compare(key, start) >= 0 && (end.map { KeyBytes.compare(key, $0) < 0 } ?? true)
-        }
+        func inRange(_ key: [UInt8]) -> Bool { KeyBytes.inScan(key, start: start, end: end) }
         // This transaction's own changes in range, which win over the server's keys.
         let overlay = pending.keys.filter(inRange).sorted { KeyBytes.compare($0, $1) < 0 }
         // Each of our deletions in range may hide one server key: fetch that many more, so
