@@ -50,16 +50,21 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         .target(name: "SluiceChunk", dependencies: ["SluiceBase", "SluiceObject"]),
+        // The client's local disks under the codec: the disk tier of the block cache and the
+        // write-back staging area, as object-store wrappers.
+        .target(name: "SluiceCache", dependencies: ["SluiceBase", "SluiceObject"]),
 
         // POSIX semantics over metadata + data.
-        .target(name: "SluiceVFS", dependencies: ["SluiceBase", "SluiceMeta", "SluiceObject", "SluiceChunk"]),
+        .target(name: "SluiceVFS", dependencies: [
+            "SluiceBase", "SluiceMeta", "SluiceObject", "SluiceCache", "SluiceChunk",
+        ]),
 
         // Adapters.
         .target(name: "SluiceFUSE", dependencies: ["SluiceBase", "SluiceVFS", "CFUSE"]),
 
         // The command line.
         .target(name: "SluiceCLI", dependencies: [
-            "SluiceBase", "SluiceMeta", "SluiceObject", "SluiceChunk", "SluiceVFS", "SluiceFUSE", "CMalloc",
+            "SluiceBase", "SluiceMeta", "SluiceObject", "SluiceCache", "SluiceChunk", "SluiceVFS", "SluiceFUSE", "CMalloc",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "sluice", dependencies: ["SluiceCLI"]),
@@ -72,6 +77,7 @@ let package = Package(
         .testTarget(name: "SluiceObjectTests", dependencies: [
             "SluiceObject", "SluiceTestSupport", .product(name: "_CryptoExtras", package: "swift-crypto"),
         ]),
+        .testTarget(name: "SluiceCacheTests", dependencies: ["SluiceCache", "SluiceObject", "SluiceTestSupport"]),
         .testTarget(name: "SluiceChunkTests", dependencies: ["SluiceChunk", "SluiceObject"]),
         .testTarget(name: "SluiceVFSTests", dependencies: ["SluiceVFS", "SluiceMeta", "SluiceObject", "SluiceChunk"]),
     ]

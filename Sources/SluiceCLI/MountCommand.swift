@@ -2,6 +2,7 @@ import ArgumentParser
 import CMalloc
 import Foundation
 import SluiceBase
+import SluiceCache
 import SluiceFUSE
 import SluiceMeta
 import SluiceObject
@@ -26,6 +27,18 @@ struct MountCommand: ParsableCommand {
 
     @Option(help: "Memory for cached blocks, in MiB (or with a unit).")
     var memoryCacheSize = "64"
+
+    @Option(help: "Local cache directories, colon separated (default: /var/cache/sluice as root, else ~/.cache/sluice).")
+    var cacheDir: String?
+
+    @Option(help: "Disk space for cached blocks across the cache directories, in MiB (or with a unit); 0 disables the disk cache.")
+    var cacheSize = "102400"
+
+    @Option(help: "Share of each cache disk to keep free.")
+    var freeSpaceRatio = 0.1
+
+    @Flag(help: "Return from close once blocks are staged on a local cache disk; upload in the background.")
+    var writeback = false
 
     @Option(help: "Seconds the kernel caches attributes.")
     var attrCache = 1.0
@@ -88,7 +101,10 @@ struct MountCommand: ParsableCommand {
         let meta = MetaClient(engine: engine)
         let settings = try meta.settings()
         let cipher = try VolumeStore.cipher(for: settings, keyFile: VolumeStore.keyFile(option: encryptRsaKey))
-        let store = try VolumeStore.open(settings, cipher: cipher)
+        let localCache = try LocalCacheOptions.config(cacheDir: cacheDir, cacheSize: cacheSize,
+                                                      freeSpaceRatio: freeSpaceRatio, writeback: writeback,
+                                                      volumeUUID: settings.uuid)
+        let store = try VolumeStore.open(settings, cipher: cipher, localCache: localCache)
         var config = VFSConfig()
         config.attributeTimeout = attrCache
         config.entryTimeout = entryCache

@@ -1,6 +1,7 @@
 import Foundation
 import SluiceBase
 import SluiceMeta
+import SluiceCache
 import SluiceObject
 
 /// The object store stack a volume's settings call for: the backend (file, mem…), counted in
@@ -8,7 +9,10 @@ import SluiceObject
 /// volume, encryption).
 public enum VolumeStore {
     /// `cipher` must be given exactly when the volume is encrypted (see `cipher(for:keyFile:)`).
-    public static func open(_ settings: VolumeSettings, cipher: BlockCipher? = nil) throws -> any ObjectStore {
+    /// `localCache` puts the client's local disks (disk cache tier, write-back staging) between
+    /// the codec and the backend; tools that only list or delete objects leave it out.
+    public static func open(_ settings: VolumeSettings, cipher: BlockCipher? = nil,
+                            localCache: LocalCacheConfig? = nil) throws -> any ObjectStore {
         guard let compression = Compression(rawValue: settings.compression) else {
             throw UsageError("unsupported compression \"\(settings.compression)\" in the volume settings")
         }
