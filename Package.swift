@@ -78,7 +78,9 @@ let package = Package(
             "SluiceObject", "SluiceTestSupport", .product(name: "_CryptoExtras", package: "swift-crypto"),
         ]),
         .testTarget(name: "SluiceCacheTests", dependencies: ["SluiceCache", "SluiceObject", "SluiceTestSupport"]),
-        .testTarget(name: "SluiceChunkTests", dependencies: ["SluiceChunk", "SluiceObject"]),
-        .testTarget(name: "SluiceVFSTests", dependencies: ["SluiceVFS", "SluiceMeta", "SluiceObject", "SluiceChunk"]),
+        .testTarget(name: "SluiceChunkTests", dependencies: ["SluiceChunk", "SluiceObject", "SluiceTestSupport"]),
+        .testTarget(name: "SluiceVFSTests", dependencies: [
+            "SluiceVFS", "SluiceMeta", "SluiceObject", "SluiceChunk", "SluiceTestSupport",
+        ]),
     ]
 )

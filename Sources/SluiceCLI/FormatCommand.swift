@@ -25,14 +25,8 @@ struct FormatCommand: ParsableCommand {
         """)
     var bucket: String?
 
-    @Option(help: "S3 access key (default: AWS_ACCESS_KEY_ID); stored in the volume settings.")
-    var accessKey: String?
-
-    @Option(help: "S3 secret key (default: AWS_SECRET_ACCESS_KEY); stored in the volume settings.")
-    var secretKey: String?
-
-    @Option(help: "S3 signing region (default: AWS_REGION, else us-east-1).")
-    var region: String?
+    /// Stored in the volume settings, so every client of the volume uses them.
+    @OptionGroup var credentials: S3CredentialOptions
 
     @Option(help: "Object (block) size, e.g. 4M.")
     var blockSize = "4M"
@@ -74,18 +68,16 @@ struct FormatCommand: ParsableCommand {
         let bucket = bucket ?? ObjectStores.defaultBucketRoot
         var settings = VolumeSettings(name: name, storage: storage, bucket: bucket, blockSize: block,
                                       compression: compress, trashDays: trashDays, capacity: cap, inodes: inodes, acl: enableAcl)
-        settings.accessKey = accessKey
-        settings.secretKey = secretKey
-        settings.region = region
+        settings.accessKey = credentials.accessKey
+        settings.secretKey = credentials.secretKey
+        settings.region = credentials.region
         if let encryptRsaKey {
             let key = try VolumeKey.publicKeyForSettings(path: encryptRsaKey)
             settings.encryptPublicKey = key.pem
             settings.encryptFingerprint = key.fingerprint
         }
         try settings.validate()
-        if storage != "s3", accessKey != nil || secretKey != nil || region != nil {
-            throw UsageError("--access-key, --secret-key and --region apply to s3 storage only")
-        }
+        try credentials.check(storage: storage)
         // The store is checked before the metadata engine is touched, so a bad bucket leaves
         // no half-formatted volume behind. Checking a file store creates its directory: when
         // formatting then fails (bad metadata URL or database, volume exists), that new

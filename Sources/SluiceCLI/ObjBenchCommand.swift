@@ -17,14 +17,7 @@ struct ObjBenchCommand: ParsableCommand {
     @Option(help: "A directory for file storage; for s3 a bucket URL, http(s)://host:port/bucket[/prefix].")
     var bucket: String
 
-    @Option(help: "S3 access key (default: AWS_ACCESS_KEY_ID).")
-    var accessKey: String?
-
-    @Option(help: "S3 secret key (default: AWS_SECRET_ACCESS_KEY).")
-    var secretKey: String?
-
-    @Option(help: "S3 signing region (default: AWS_REGION, else us-east-1).")
-    var region: String?
+    @OptionGroup var credentials: S3CredentialOptions
 
     @Option(help: "Size of each block of the big object, e.g. 4M.")
     var blockSize = "4M"
@@ -45,9 +38,7 @@ struct ObjBenchCommand: ParsableCommand {
         guard ["file", "s3"].contains(storage) else { throw UsageError("unsupported storage \"\(storage)\" (file or s3)") }
         guard threads >= 1, threads <= 256 else { throw UsageError("threads must be 1-256") }
         guard smallObjects >= 0 else { throw UsageError("small objects must not be negative") }
-        if storage != "s3", accessKey != nil || secretKey != nil || region != nil {
-            throw UsageError("--access-key, --secret-key and --region apply to s3 storage only")
-        }
+        try credentials.check(storage: storage)
         let plan = ObjBenchPlan(
             prefix: "__sluice_objbench_\(getpid())_\(UInt32.random(in: 0...UInt32.max))/",
             blockSize: try SizeOption.parse(blockSize, unit: 1 << 20, name: "block size"),
@@ -56,8 +47,7 @@ struct ObjBenchCommand: ParsableCommand {
             smallObjects: smallObjects, threads: threads)
         guard plan.blockSize <= 64 << 20 else { throw UsageError("block size \(blockSize) is too large (at most 64M)") }
 
-        let options = StoreOptions(accessKey: accessKey, secretKey: secretKey, region: region)
-        let store = try ObjectStores.open(storage: storage, bucket: bucket, options: options)
+        let store = try ObjectStores.open(storage: storage, bucket: bucket, options: credentials.storeOptions)
         let s3 = store as? S3Store
         defer { s3?.close() }
         try s3?.check()

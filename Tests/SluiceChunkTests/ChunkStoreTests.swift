@@ -2,6 +2,7 @@ import Foundation
 import SluiceBase
 @testable import SluiceChunk
 import SluiceObject
+import SluiceTestSupport
 import XCTest
 
 final class ChunkStoreTests: XCTestCase {

@@ -1,4 +1,5 @@
 import SluiceBase
+import SluiceTestSupport
 @testable import SluiceChunk
 import XCTest
 

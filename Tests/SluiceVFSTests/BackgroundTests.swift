@@ -3,6 +3,7 @@ import XCTest
 import SluiceBase
 import SluiceMeta
 import SluiceObject
+import SluiceTestSupport
 @testable import SluiceVFS
 
 /// Compaction and deletion of unreferenced objects, driven through `runBackgroundWorkNow`.

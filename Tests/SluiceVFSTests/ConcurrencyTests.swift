@@ -4,6 +4,7 @@ import SluiceBase
 import SluiceChunk
 import SluiceMeta
 import SluiceObject
+import SluiceTestSupport
 @testable import SluiceVFS
 
 /// Many threads at once (as FUSE workers call the VFS), back-pressure, and one run over the

@@ -1,6 +1,7 @@
 import Foundation
 import SluiceBase
 import SluiceObject
+import SluiceTestSupport
 @testable import SluiceVFS
 import XCTest
 

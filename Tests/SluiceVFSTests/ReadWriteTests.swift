@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import SluiceBase
 import SluiceMeta
+import SluiceTestSupport
 @testable import SluiceVFS
 
 /// Round trips, read-your-writes, chunk boundaries, holes, truncation and random overwrites,
