@@ -79,6 +79,6 @@ let package = Package(
         ]),
         .testTarget(name: "SluiceCacheTests", dependencies: ["SluiceCache", "SluiceObject", "SluiceTestSupport"]),
         .testTarget(name: "SluiceChunkTests", dependencies: ["SluiceChunk", "SluiceObject"]),
-        .testTarget(name: "SluiceVFSTests", dependencies: ["SluiceVFS", "SluiceMeta", "SluiceObject", "SluiceChunk"]),
+        .testTarget(name: "SluiceVFSTests", dependencies: ["SluiceVFS", "SluiceMeta", "SluiceObject", "SluiceCache", "SluiceChunk"]),
     ]
 )
