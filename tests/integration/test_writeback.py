@@ -140,3 +140,31 @@ def test_upload_options_are_checked(make_volume):
     line = sluice_error("mount", v.meta_url, v.mnt, "--upload-delay", "1h")
     assert "--writeback" in line, line
     assert not v.mounted
+
+
+def test_full_staging_disk_falls_back_to_direct_uploads(make_volume):
+    v = make_volume(mount=False)
+    cache = os.path.join(v.root, "small-cache")
+    os.mkdir(cache)
+    # A 3 MiB file system: a 4 MiB block cannot be staged there (ENOSPC), a small one can.
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", cache], check=True)
+    try:
+        v.mount("--cache-dir", cache, "--writeback", "--upload-delay", "1h")
+        rng = random.Random(8)
+        small = rng.randbytes(1000)
+        big = rng.randbytes(8 * MiB)
+        write_file(v.path("small"), small)
+        write_file(v.path("big"), big)  # close succeeds: its blocks went straight to the bucket
+        assert len(block_objects(v)) == 2, "the blocks that did not fit were uploaded directly"
+        assert len(staged_objects(cache)) == 1, "the small block is staged"
+        assert read_file(v.path("big")) == big
+        v.umount()
+        assert staged_objects(cache) == {}
+        assert len(block_objects(v)) == 3
+        v.mount("--cache-dir", os.path.join(v.root, "plain-cache"))
+        assert read_file(v.path("small")) == small
+        assert read_file(v.path("big")) == big
+        v.umount()
+    finally:
+        if subprocess.run(["umount", cache], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", cache], capture_output=True)
