@@ -118,7 +118,12 @@ public final class WritebackStore: ObjectStore, @unchecked Sendable {
         do {
             try keyLocks.withLock(key) {
                 try staging.install(temp, at: path)
-                stage(key, root: root, size: data.count)
+                if let old = stage(key, root: root, size: data.count),
+                   let oldPath = try? staging.path(root: old, key: key) {
+                    // Staged in another root by an earlier run (the roots changed): that older
+                    // version must not be uploaded at the next start.
+                    staging.remove(oldPath, root: old)
+                }
             }
         } catch {
             try putDirectly(key, data, because: error)
@@ -128,13 +133,15 @@ public final class WritebackStore: ObjectStore, @unchecked Sendable {
     }
 
     /// Records a freshly installed staging file and queues its upload (unless an upload of the
-    /// key is in flight: it queues the key again when it sees the newer generation).
-    private func stage(_ key: String, root: Int, size: Int) {
+    /// key is in flight: it queues the key again when it sees the newer generation). Returns
+    /// the root of a staged older version when it was another one.
+    private func stage(_ key: String, root: Int, size: Int) -> Int? {
         cond.lock()
         defer { cond.unlock() }
         let now = Date().timeIntervalSince1970
         var entry = entries[key] ?? Entry(root: root, size: size, modified: Int64(now), generation: 0,
                                           queued: false, uploading: false, deleted: false)
+        let oldRoot = entry.root != root && !entry.deleted ? entry.root : nil
         entry.root = root
         entry.size = size
         entry.modified = Int64(now)
@@ -145,6 +152,7 @@ public final class WritebackStore: ObjectStore, @unchecked Sendable {
             enqueueLocked(key, due: now + config.uploadDelay)
         }
         entries[key] = entry
+        return oldRoot
     }
 
     /// The fallback when staging fails: a synchronous put to the backend. An object of the

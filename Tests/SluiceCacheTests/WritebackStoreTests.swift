@@ -265,6 +265,26 @@ final class WritebackStoreTests: XCTestCase {
         XCTAssertEqual(try second.get(key, offset: 0, length: nil), [5])
     }
 
+    func testRestartWithOtherRootsFindsAndReplacesStagedObjects() throws {
+        let backend = MemoryStore()
+        let dir = writebackTempDirectory(self)
+        let one = LocalCacheConfig(roots: [dir + "/a"], volumeUUID: "u", capacity: 0, writeback: true)
+        let two = LocalCacheConfig(roots: [dir + "/b", dir + "/a"], volumeUUID: "u", capacity: 0, writeback: true)
+        // A key that the two-root configuration stages in the new root.
+        let moved = try XCTUnwrap((0..<100).map { "vol/chunks/0/0/\($0)_0_1" }.first { two.root(for: $0) == dir + "/b" })
+        let first = try makeStore(backend, cache: one, delay: 3600)
+        try first.put(moved, [1])
+        first.shutdown(timeout: 0)
+
+        let second = try makeStore(backend, cache: two, delay: 3600)
+        XCTAssertEqual(try second.get(moved, offset: 0, length: nil), [1], "found in the root it was staged in")
+        try second.put(moved, [2])
+        XCTAssertEqual(stagedFiles(two), [moved], "the old version in the other root is gone")
+        XCTAssertEqual(second.shutdown(timeout: 30), 0)
+        XCTAssertEqual(try backend.get(moved, offset: 0, length: nil), [2])
+        XCTAssertEqual(stagedFiles(two), [])
+    }
+
     func testBackendFailuresAreRetriedWithoutLoss() throws {
         let memory = MemoryStore()
         let faulty = FaultStore(memory, failureRate: 0.5, seed: 7)
