@@ -80,7 +80,7 @@ let package = Package(
         .testTarget(name: "SluiceCacheTests", dependencies: ["SluiceCache", "SluiceObject", "SluiceTestSupport"]),
         .testTarget(name: "SluiceChunkTests", dependencies: ["SluiceChunk", "SluiceObject", "SluiceTestSupport"]),
         .testTarget(name: "SluiceVFSTests", dependencies: [
-            "SluiceVFS", "SluiceMeta", "SluiceObject", "SluiceChunk", "SluiceTestSupport",
+            "SluiceVFS", "SluiceMeta", "SluiceObject", "SluiceCache", "SluiceChunk", "SluiceTestSupport",
         ]),
     ]
 )

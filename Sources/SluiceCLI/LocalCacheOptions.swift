@@ -3,7 +3,7 @@ import SluiceBase
 import SluiceCache
 
 /// The mount's local cache options (`--cache-dir`, `--cache-size`, `--free-space-ratio`,
-/// `--writeback`) checked and turned into a `LocalCacheConfig`.
+/// `--writeback`, `--upload-delay`) checked and turned into a `LocalCacheConfig`.
 enum LocalCacheOptions {
     /// The default cache root: a system directory for root, the user's cache directory otherwise.
     static var defaultRoot: String {
@@ -14,7 +14,7 @@ enum LocalCacheOptions {
 
     /// nil when neither a disk cache nor write-back is asked for.
     static func config(cacheDir: String?, cacheSize: String, freeSpaceRatio: Double, writeback: Bool,
-                       volumeUUID: String) throws -> LocalCacheConfig? {
+                       uploadDelay: Double = 0, volumeUUID: String) throws -> LocalCacheConfig? {
         let capacity = try SizeOption.parse(cacheSize, unit: 1 << 20, name: "cache size", allowZero: true)
         guard freeSpaceRatio.isFinite, freeSpaceRatio >= 0, freeSpaceRatio < 1 else {
             throw UsageError("invalid --free-space-ratio \(freeSpaceRatio) (from 0 up to, not including, 1)")
@@ -24,6 +24,6 @@ enum LocalCacheOptions {
         guard capacity > 0 || writeback else { return nil }
         return LocalCacheConfig(roots: roots.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
                                 volumeUUID: volumeUUID, capacity: capacity,
-                                freeSpaceRatio: freeSpaceRatio, writeback: writeback)
+                                freeSpaceRatio: freeSpaceRatio, writeback: writeback, uploadDelay: uploadDelay)
     }
 }

@@ -40,6 +40,13 @@ struct MountCommand: ParsableCommand {
     @Flag(help: "Return from close once blocks are staged on a local cache disk; upload in the background.")
     var writeback = false
 
+    @Option(help: ArgumentHelp("With --writeback: how long a written block stays staged before its upload starts "
+                               + "(e.g. 30s, 5m, 1h; a plain number is seconds).", valueName: "DURATION"))
+    var uploadDelay = "0"
+
+    @Option(help: "Block uploads to the object store at once (threads).")
+    var maxUploads = 20
+
     @Option(help: "Seconds the kernel caches attributes.")
     var attrCache = 1.0
 
@@ -75,6 +82,9 @@ struct MountCommand: ParsableCommand {
                                visibility: .hidden))
     var sessionTimeout = 300.0
 
+    /// Seconds that uploads of staged blocks may take after unmount before the client exits.
+    static let uploadTimeAtUnmount = 30.0
+
     func run() throws {
         let path = URL(fileURLWithPath: mountPoint).standardizedFileURL.path
         var isDir: ObjCBool = false
@@ -90,6 +100,9 @@ struct MountCommand: ParsableCommand {
         where value < 0 || !value.isFinite {
             throw UsageError("invalid --\(name) \(value)")
         }
+        guard maxUploads >= 1 else { throw UsageError("invalid --max-uploads \(maxUploads) (at least 1)") }
+        let delay = try DurationOption.parse(uploadDelay, name: "--upload-delay")
+        if delay > 0 && !writeback { throw UsageError("--upload-delay needs --writeback") }
         guard sessionTimeout >= 1 && sessionTimeout.isFinite else {
             throw UsageError("invalid --session-timeout \(sessionTimeout) (at least 1 second)")
         }
@@ -103,8 +116,9 @@ struct MountCommand: ParsableCommand {
         let cipher = try VolumeStore.cipher(for: settings, keyFile: VolumeStore.keyFile(option: encryptRsaKey))
         let localCache = try LocalCacheOptions.config(cacheDir: cacheDir, cacheSize: cacheSize,
                                                       freeSpaceRatio: freeSpaceRatio, writeback: writeback,
-                                                      volumeUUID: settings.uuid)
-        let store = try VolumeStore.open(settings, cipher: cipher, localCache: localCache)
+                                                      uploadDelay: delay, volumeUUID: settings.uuid)
+        let stack = try VolumeStore.openStack(settings, cipher: cipher, localCache: localCache, maxUploads: maxUploads)
+        let store = stack.store
         var config = VFSConfig()
         config.attributeTimeout = attrCache
         config.entryTimeout = entryCache
@@ -117,6 +131,7 @@ struct MountCommand: ParsableCommand {
         config.sessionTimeout = sessionTimeout
         config.bufferSize = buffer
         config.memoryCacheSize = memoryCache
+        config.maxUploads = maxUploads
         // Block buffers are megabytes each: glibc's dynamic mmap threshold would otherwise
         // start serving them from the heap after the first frees, and the heap never shrinks.
         mallopt(M_MMAP_THRESHOLD, 1 << 20)
@@ -140,6 +155,9 @@ struct MountCommand: ParsableCommand {
         Daemon.reportReady()
         let rc = server.run()
         vfs.shutdown()
+        // Everything written is staged now; give the uploads a bounded time (`sluice umount`
+        // waits up to a minute for this process), and leave the rest for the next mount.
+        stack.writeback?.shutdown(timeout: Self.uploadTimeAtUnmount)
         do { try meta.closeSession() } catch { FileHandle.standardError.write(Data("sluice: closing session: \(error)\n".utf8)) }
         engine.close()
         if rc != 0 { throw UsageError("FUSE session ended with error \(rc)") }

@@ -19,14 +19,17 @@ public struct LocalCacheConfig: Sendable, Hashable {
     /// `--writeback`: a put returns once the block is staged (fsync'd) on a local disk; uploads
     /// continue in the background and resume after a restart.
     public var writeback: Bool
+    /// `--upload-delay`: seconds a staged object waits before its upload (write-back only).
+    public var uploadDelay: Double
 
     public init(roots: [String], volumeUUID: String, capacity: Int, freeSpaceRatio: Double = 0.1,
-                writeback: Bool = false) {
+                writeback: Bool = false, uploadDelay: Double = 0) {
         self.roots = roots
         self.volumeUUID = volumeUUID
         self.capacity = capacity
         self.freeSpaceRatio = freeSpaceRatio
         self.writeback = writeback
+        self.uploadDelay = uploadDelay
     }
 
     /// The directory of this volume in cache root `root`.

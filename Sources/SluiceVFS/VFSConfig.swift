@@ -12,6 +12,8 @@ public struct VFSConfig: Sendable {
     public var readOnly = false
     /// Bytes of written data buffered in memory before writers must wait for uploads.
     public var bufferSize = 300 << 20
+    /// Block puts under way at once (`--max-uploads`): threads of the chunk layer's upload pool.
+    public var maxUploads = 20
     /// Bytes of blocks kept in the memory cache.
     public var memoryCacheSize = 64 << 20
     /// A chunk with more slices than this is compacted in the background.

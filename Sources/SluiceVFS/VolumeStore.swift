@@ -13,6 +13,22 @@ public enum VolumeStore {
     /// the codec and the backend; tools that only list or delete objects leave it out.
     public static func open(_ settings: VolumeSettings, cipher: BlockCipher? = nil,
                             localCache: LocalCacheConfig? = nil) throws -> any ObjectStore {
+        try openStack(settings, cipher: cipher, localCache: localCache).store
+    }
+
+    /// The store of a mount and the parts of it that need care at unmount.
+    public struct Stack: Sendable {
+        /// The top of the stack: what the chunk layer reads and writes.
+        public let store: any ObjectStore
+        /// Write-back staging, when `LocalCacheConfig.writeback` asked for it: uploads go on in
+        /// the background, and `WritebackStore.shutdown(timeout:)` gives them time at unmount.
+        public let writeback: WritebackStore?
+    }
+
+    /// Like `open`, and says where write-back is. `maxUploads` is the number of write-back
+    /// upload threads (`--max-uploads`).
+    public static func openStack(_ settings: VolumeSettings, cipher: BlockCipher? = nil,
+                                 localCache: LocalCacheConfig? = nil, maxUploads: Int = 20) throws -> Stack {
         guard let compression = Compression(rawValue: settings.compression) else {
             throw UsageError("unsupported compression \"\(settings.compression)\" in the volume settings")
         }
@@ -22,7 +38,19 @@ public enum VolumeStore {
         }
         let backend = try ObjectStores.open(storage: settings.storage, bucket: settings.bucket,
                                             options: storeOptions(settings))
-        return CodecStore(InstrumentedStore(backend), compression: compression, cipher: cipher)
+        var store: any ObjectStore = InstrumentedStore(backend)
+        var writeback: WritebackStore?
+        if let localCache, localCache.writeback {
+            // Under the codec: staged objects are encoded (checksummed, compressed, encrypted)
+            // exactly as the backend will hold them, so nothing on the local disk is plaintext
+            // of an encrypted volume, and an upload is a plain copy.
+            let staged = try WritebackStore(store, cache: localCache,
+                                            config: WritebackConfig(uploadThreads: maxUploads,
+                                                                    uploadDelay: localCache.uploadDelay))
+            writeback = staged
+            store = staged
+        }
+        return Stack(store: CodecStore(store, compression: compression, cipher: cipher), writeback: writeback)
     }
 
     /// The credentials and region stored at format; nil ones fall back to the environment.
