@@ -53,8 +53,9 @@ struct FormatCommand: ParsableCommand {
     var enableAcl = false
 
     @Option(name: .customLong("encrypt-rsa-key"), help: ArgumentHelp(
-        "Encrypt every block (AES-256-GCM, data keys wrapped with RSA-OAEP) with this RSA key: an unencrypted PEM "
-        + "private key (PKCS#8 or PKCS#1) or public key, at least 2048 bits. Only the public key is stored; mounts "
+        "Encrypt every block (AES-256-GCM, data keys wrapped with RSA-OAEP) with this RSA key: a PEM "
+        + "private key (PKCS#8 or PKCS#1; if passphrase-protected, the passphrase in SLUICE_RSA_PASSPHRASE) or "
+        + "public key, at least 2048 bits. Only the public key is stored; mounts "
         + "need the private key.", valueName: "PEM_FILE"))
     var encryptRsaKey: String?
 
