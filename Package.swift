@@ -39,6 +39,9 @@ let package = Package(
         // Metadata: the model, the transactional key-value engines, the POSIX metadata logic.
         .target(name: "SluiceMeta", dependencies: [
             "SluiceBase", "CSQLite", "CHiredis", .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
 
         // Data: object stores, then the chunk/slice/block layout over them.
