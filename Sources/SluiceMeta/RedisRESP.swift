@@ -41,7 +41,7 @@ enum RESP {
         guard let kind = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return nil }
         var cursor = buffer
         cursor.moveReaderIndex(forwardBy: 1)
-        guard let line = readLine(&cursor) else { return nil }
+        guard let line = try readLine(&cursor) else { return nil }
         let reply: RedisReply
         switch kind {
         case UInt8(ascii: "+"):
@@ -86,10 +86,11 @@ enum RESP {
     }
 
     /// The bytes up to the next CRLF, consuming both; nil when no CRLF is buffered yet.
-    private static func readLine(_ buffer: inout ByteBuffer) -> [UInt8]? {
+    /// Header lines never hold a CR of their own: one without its LF is a framing error.
+    private static func readLine(_ buffer: inout ByteBuffer) throws -> [UInt8]? {
         let view = buffer.readableBytesView
         guard let cr = view.firstIndex(of: 0x0D), cr + 1 < view.endIndex else { return nil }
-        guard view[cr + 1] == 0x0A else { return nil }
+        guard view[cr + 1] == 0x0A else { throw ProtocolError(description: "CR without LF in a reply header") }
         let line = buffer.readBytes(length: cr - view.startIndex)!
         buffer.moveReaderIndex(forwardBy: 2)
         return line
