@@ -34,6 +34,12 @@ struct FormatCommand: ParsableCommand {
     @Option(help: "S3 signing region (default: AWS_REGION, else us-east-1).")
     var region: String?
 
+    @Option(help: ArgumentHelp(
+        "S3 over https: verify the endpoint against the CA certificates in this PEM file instead of the "
+        + "system trust store; stored in the volume settings (SLUICE_CA_FILE overrides it on any client).",
+        valueName: "PEM_FILE"))
+    var caFile: String?
+
     @Option(help: "Object (block) size, e.g. 4M.")
     var blockSize = "4M"
 
@@ -78,6 +84,7 @@ struct FormatCommand: ParsableCommand {
         settings.accessKey = accessKey
         settings.secretKey = secretKey
         settings.region = region
+        settings.caFile = caFile.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         if let encryptRsaKey {
             let key = try VolumeKey.publicKeyForSettings(path: encryptRsaKey)
             settings.encryptPublicKey = key.pem
@@ -86,6 +93,9 @@ struct FormatCommand: ParsableCommand {
         try settings.validate()
         if storage != "s3", accessKey != nil || secretKey != nil || region != nil {
             throw UsageError("--access-key, --secret-key and --region apply to s3 storage only")
+        }
+        if caFile != nil, storage != "s3" || !bucket.lowercased().hasPrefix("https://") {
+            throw UsageError("--ca-file applies to s3 storage over https only")
         }
         // The store is checked before the metadata engine is touched, so a bad bucket leaves
         // no half-formatted volume behind. Checking a file store creates its directory: when

@@ -26,6 +26,10 @@ struct ObjBenchCommand: ParsableCommand {
     @Option(help: "S3 signing region (default: AWS_REGION, else us-east-1).")
     var region: String?
 
+    @Option(help: ArgumentHelp("S3 over https: CA certificates (PEM) to verify the endpoint with (default: SLUICE_CA_FILE, "
+                               + "else the system trust store).", valueName: "PEM_FILE"))
+    var caFile: String?
+
     @Option(help: "Size of each block of the big object, e.g. 4M.")
     var blockSize = "4M"
 
@@ -56,7 +60,8 @@ struct ObjBenchCommand: ParsableCommand {
             smallObjects: smallObjects, threads: threads)
         guard plan.blockSize <= 64 << 20 else { throw UsageError("block size \(blockSize) is too large (at most 64M)") }
 
-        let options = StoreOptions(accessKey: accessKey, secretKey: secretKey, region: region)
+        let envCA = ProcessInfo.processInfo.environment["SLUICE_CA_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+        let options = StoreOptions(accessKey: accessKey, secretKey: secretKey, region: region, caFile: caFile ?? envCA)
         let store = try ObjectStores.open(storage: storage, bucket: bucket, options: options)
         let s3 = store as? S3Store
         defer { s3?.close() }
