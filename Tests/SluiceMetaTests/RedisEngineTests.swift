@@ -186,6 +186,14 @@ final class RedisEngineConformanceTests: XCTestCase {
         let url = server.url(path: "/meta")
         MetaConformance(make: { try RedisEngine(url: url) }).runAll()
     }
+
+    /// The swift-nio client that `rediss://` uses, here over plain TCP: the same suite without
+    /// TLS in the way.
+    func testConformanceOverTheNIOClient() {
+        let endpoint = RedisEndpoint(host: "127.0.0.1", port: server.port, prefix: "nio")
+        let make = { try RedisEngine(endpoint: endpoint, client: .nio) }
+        KVEngineConformance(make: make, reopen: make).runAll()
+    }
 }
 
 /// The same suites over TLS (`rediss://`, swift-nio + NIOSSL), verified against a throwaway CA.
