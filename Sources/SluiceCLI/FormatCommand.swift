@@ -28,6 +28,12 @@ struct FormatCommand: ParsableCommand {
     /// Stored in the volume settings, so every client of the volume uses them.
     @OptionGroup var credentials: S3CredentialOptions
 
+    @Option(help: ArgumentHelp(
+        "S3 over https: verify the endpoint against the CA certificates in this PEM file instead of the "
+        + "system trust store; stored in the volume settings (SLUICE_CA_FILE overrides it on any client).",
+        valueName: "PEM_FILE"))
+    var caFile: String?
+
     @Option(help: "Object (block) size, e.g. 4M.")
     var blockSize = "4M"
 
@@ -47,8 +53,9 @@ struct FormatCommand: ParsableCommand {
     var enableAcl = false
 
     @Option(name: .customLong("encrypt-rsa-key"), help: ArgumentHelp(
-        "Encrypt every block (AES-256-GCM, data keys wrapped with RSA-OAEP) with this RSA key: an unencrypted PEM "
-        + "private key (PKCS#8 or PKCS#1) or public key, at least 2048 bits. Only the public key is stored; mounts "
+        "Encrypt every block (AES-256-GCM, data keys wrapped with RSA-OAEP) with this RSA key: a PEM "
+        + "private key (PKCS#8 or PKCS#1; if passphrase-protected, the passphrase in SLUICE_RSA_PASSPHRASE) or "
+        + "public key, at least 2048 bits. Only the public key is stored; mounts "
         + "need the private key.", valueName: "PEM_FILE"))
     var encryptRsaKey: String?
 
@@ -71,6 +78,7 @@ struct FormatCommand: ParsableCommand {
         settings.accessKey = credentials.accessKey
         settings.secretKey = credentials.secretKey
         settings.region = credentials.region
+        settings.caFile = caFile.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         if let encryptRsaKey {
             let key = try VolumeKey.publicKeyForSettings(path: encryptRsaKey)
             settings.encryptPublicKey = key.pem
@@ -78,6 +86,9 @@ struct FormatCommand: ParsableCommand {
         }
         try settings.validate()
         try credentials.check(storage: storage)
+        if caFile != nil, storage != "s3" || !bucket.lowercased().hasPrefix("https://") {
+            throw UsageError("--ca-file applies to s3 storage over https only")
+        }
         // The store is checked before the metadata engine is touched, so a bad bucket leaves
         // no half-formatted volume behind. Checking a file store creates its directory: when
         // formatting then fails (bad metadata URL or database, volume exists), that new

@@ -18,7 +18,7 @@ struct FsckCommand: ParsableCommand {
     var verify = false
 
     @Option(name: .customLong("encrypt-rsa-key"), help: ArgumentHelp(
-        "The RSA private key (unencrypted PEM) of an encrypted volume, needed by --verify (default: SLUICE_RSA_KEY_FILE).",
+        "The RSA private key (PEM; if passphrase-protected, the passphrase in SLUICE_RSA_PASSPHRASE) of an encrypted volume, needed by --verify (default: SLUICE_RSA_KEY_FILE).",
         valueName: "PEM_FILE"))
     var encryptRsaKey: String?
 

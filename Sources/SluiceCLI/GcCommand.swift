@@ -24,7 +24,7 @@ struct GcCommand: ParsableCommand {
     var minAge = 3600
 
     @Option(name: .customLong("encrypt-rsa-key"), help: ArgumentHelp(
-        "The RSA private key (unencrypted PEM) of an encrypted volume, needed by --compact (default: SLUICE_RSA_KEY_FILE).",
+        "The RSA private key (PEM; if passphrase-protected, the passphrase in SLUICE_RSA_PASSPHRASE) of an encrypted volume, needed by --compact (default: SLUICE_RSA_KEY_FILE).",
         valueName: "PEM_FILE"))
     var encryptRsaKey: String?
 

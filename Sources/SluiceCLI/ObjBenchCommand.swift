@@ -19,6 +19,10 @@ struct ObjBenchCommand: ParsableCommand {
 
     @OptionGroup var credentials: S3CredentialOptions
 
+    @Option(help: ArgumentHelp("S3 over https: CA certificates (PEM) to verify the endpoint with (default: SLUICE_CA_FILE, "
+                               + "else the system trust store).", valueName: "PEM_FILE"))
+    var caFile: String?
+
     @Option(help: "Size of each block of the big object, e.g. 4M.")
     var blockSize = "4M"
 
@@ -47,7 +51,10 @@ struct ObjBenchCommand: ParsableCommand {
             smallObjects: smallObjects, threads: threads)
         guard plan.blockSize <= 64 << 20 else { throw UsageError("block size \(blockSize) is too large (at most 64M)") }
 
-        let store = try ObjectStores.open(storage: storage, bucket: bucket, options: credentials.storeOptions)
+        let envCA = ProcessInfo.processInfo.environment["SLUICE_CA_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+        var options = credentials.storeOptions
+        options.caFile = caFile ?? envCA
+        let store = try ObjectStores.open(storage: storage, bucket: bucket, options: options)
         let s3 = store as? S3Store
         defer { s3?.close() }
         try s3?.check()

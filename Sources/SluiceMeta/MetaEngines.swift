@@ -3,14 +3,14 @@ import SluiceBase
 /// Opens metadata engines by URL, e.g. `sqlite3:///var/lib/sluice/meta.db` or `memory://test`.
 public enum MetaEngines {
     /// The schemes `open` understands, as shown in error messages.
-    public static let supportedSchemes = ["sqlite3://", "redis://", "postgres://", "memory://"]
+    public static let supportedSchemes = ["sqlite3://", "redis://", "rediss://", "postgres://", "memory://"]
 
     /// Opens the engine named by `url`. `create` allows creating a missing database.
     ///
     /// - `sqlite3://PATH`: `sqlite3:///abs/path.db` is `/abs/path.db`, `sqlite3://rel.db` is
     ///   `rel.db` relative to the working directory. A `?query` is ignored.
-    /// - `redis://[user:password@]host[:port][/db[/prefix]]`: see `RedisEndpoint`; `rediss://`
-    ///   (TLS) is refused for now. `create` does not matter: a Redis database always exists.
+    /// - `redis://[user:password@]host[:port][/db[/prefix]]`, or `rediss://…?tls-ca-file=…` for
+    ///   TLS: see `RedisEndpoint`. `create` does not matter: a Redis database always exists.
     /// - `memory://NAME`: a process-wide engine per name (opening a name twice gives the same
     ///   engine); `memory://` alone gives a fresh, private one.
     ///

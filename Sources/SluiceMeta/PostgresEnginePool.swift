@@ -51,6 +51,11 @@ enum PostgresFailure: Error, CustomStringConvertible {
             }
             return
         }
+        if let underlying = error.underlying, let reason = TLSFailure.describe(underlying) {
+            // At open this is one error line; later, a lost connection like any other.
+            self = .connection("TLS \(reason)")
+            return
+        }
         var text = "\(error.code)"
         if let underlying = error.underlying { text += ": \(underlying)" }
         switch error.code {

@@ -4,11 +4,15 @@ import SluiceBase
 
 /// What a `postgres://` (or `postgresql://`) metadata URL names:
 ///
-///     postgres://USER[:PASSWORD]@HOST[:PORT]/DBNAME?sslmode=disable|prefer|require|verify-ca|verify-full&table=NAME
+///     postgres://USER[:PASSWORD]@HOST[:PORT]/DBNAME?sslmode=disable|prefer|require|verify-ca|verify-full
+///         &sslrootcert=CA.pem&sslcert=CLIENT.pem&sslkey=CLIENT.key&table=NAME
 ///
 /// User, password and database name may be percent-encoded. The user defaults to `postgres`,
 /// the port to 5432, the database to the user's name, `sslmode` to `disable` and the table to
-/// `sluice_kv`. `HOST` may be a bracketed IPv6 address (`[::1]`).
+/// `sluice_kv`. `HOST` may be a bracketed IPv6 address (`[::1]`). As in libpq, `sslrootcert`
+/// is the CA file that `verify-ca`/`verify-full` check the server against (the system trust
+/// store without it, or with `sslrootcert=system`), `require` with a root certificate file
+/// verifies the chain as `verify-ca` does, and `sslcert`/`sslkey` give a client certificate.
 public struct PostgresEngineURL: Sendable, Equatable {
     public var user: String
     public var password: String?
@@ -17,10 +21,16 @@ public struct PostgresEngineURL: Sendable, Equatable {
     public var database: String
     public var table: String
     public var sslMode: SSLMode
+    /// The CA certificates (PEM) that verify the server; nil for the system trust store.
+    public var sslRootCert: String?
+    /// A client certificate (PEM) and its unencrypted key, both or neither.
+    public var sslCert: String?
+    public var sslKey: String?
 
     /// libpq's `sslmode` values. `prefer` and `require` encrypt without checking the server's
     /// certificate (as libpq does without a root certificate); `verify-ca` checks the chain
-    /// against the system's trust roots; `verify-full` also checks the host name.
+    /// against `sslrootcert` or the system's trust roots; `verify-full` also checks the host
+    /// name (a DNS name, or an IP address against the certificate's IP SANs).
     public enum SSLMode: String, Sendable, CaseIterable {
         case disable, allow, prefer, require
         case verifyCA = "verify-ca"
@@ -83,6 +93,9 @@ public struct PostgresEngineURL: Sendable, Equatable {
         database = name.isEmpty ? user : name
         table = Self.defaultTable
         sslMode = .disable
+        sslRootCert = nil
+        sslCert = nil
+        sslKey = nil
         for item in query.split(separator: "&") where !item.isEmpty {
             let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let key = try Self.decode(parts[0], bad)
@@ -98,12 +111,18 @@ public struct PostgresEngineURL: Sendable, Equatable {
                     throw bad("table \"\(value)\" must be 1 to 63 letters, digits or '_', not starting with a digit")
                 }
                 table = value
+            case "sslrootcert", "sslcert", "sslkey":
+                guard !value.isEmpty else { throw bad("\(key) names no file") }
+                if key == "sslrootcert" { sslRootCert = value == "system" ? nil : value }
+                if key == "sslcert" { sslCert = value }
+                if key == "sslkey" { sslKey = value }
             default:
                 // Other libpq parameters (application_name, connect_timeout, …) are accepted
                 // and ignored, so that URLs written for other tools keep working.
                 break
             }
         }
+        if (sslCert == nil) != (sslKey == nil) { throw bad("sslcert and sslkey go together") }
     }
 
     /// The URL's connection settings for postgres-nio, with TLS as `sslMode` asks.
@@ -116,7 +135,16 @@ public struct PostgresEngineURL: Sendable, Equatable {
             switch sslMode {
             case .verifyFull: settings.certificateVerification = .fullVerification
             case .verifyCA: settings.certificateVerification = .noHostnameVerification
+            // libpq: "require" with a root certificate file verifies the chain like verify-ca.
+            case .require where sslRootCert != nil: settings.certificateVerification = .noHostnameVerification
             default: settings.certificateVerification = .none
+            }
+            if let sslRootCert {
+                settings.trustRoots = .certificates(try TLSFiles.certificates(sslRootCert, option: "sslrootcert"))
+            }
+            if let sslCert, let sslKey {
+                settings.certificateChain = try TLSFiles.certificates(sslCert, option: "sslcert").map { .certificate($0) }
+                settings.privateKey = .privateKey(try TLSFiles.privateKey(sslKey, option: "sslkey"))
             }
             let context: NIOSSLContext
             do {
@@ -130,7 +158,8 @@ public struct PostgresEngineURL: Sendable, Equatable {
         var configuration = PostgresConnection.Configuration(
             host: host, port: port, username: user, password: password, database: database, tls: tls)
         configuration.options.connectTimeout = connectTimeout
-        if sslMode == .verifyFull, !host.isEmpty { configuration.options.tlsServerName = host }
+        // postgres-nio sends a DNS host name as SNI and checks the certificate against it;
+        // for an IP address it sends no SNI and NIOSSL checks the IP SANs against the peer.
         return configuration
     }
 

@@ -1,13 +1,7 @@
-import CHiredis
 import SluiceBase
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
-/// One reply from the server, copied out of hiredis' reply tree.
-enum RedisReply: Equatable {
+/// One reply from the server (RESP2).
+enum RedisReply: Equatable, Sendable {
     case string([UInt8])
     case status(String)
     case integer(Int64)
@@ -51,7 +45,7 @@ enum RedisReply: Equatable {
 }
 
 /// Why a Redis call failed, before the engine turns it into an `EngineError`.
-enum RedisFailure: Error, CustomStringConvertible {
+enum RedisFailure: Error, CustomStringConvertible, Sendable {
     /// The connection is unusable (refused, reset, timed out, closed): the state of any command
     /// in flight is unknown. Retried on a new connection.
     case connection(String)
@@ -80,11 +74,12 @@ enum RedisFailure: Error, CustomStringConvertible {
     }
 }
 
-/// One blocking hiredis connection. Not thread-safe: the pool hands it to one transaction at a
-/// time. Once any call fails with `RedisFailure.connection` it stays `broken` and is dropped.
+/// One blocking connection to the server, over a `RedisTransport` (hiredis for `redis://`,
+/// swift-nio + NIOSSL for `rediss://`). Not thread-safe: the pool hands it to one transaction
+/// at a time. Once any call fails with `RedisFailure.connection` it stays `broken` and is dropped.
 final class RedisConnection {
     let endpoint: RedisEndpoint
-    private var context: UnsafeMutablePointer<redisContext>?
+    private var transport: (any RedisTransport)?
     private(set) var broken = false
 
     /// A random name for this connection's commit marker key (see `RedisEngine`), and the
@@ -100,25 +95,20 @@ final class RedisConnection {
     /// transaction's first round trip starts with UNWATCH.
     var leftoverWatches = false
 
-    /// Connects, sets the command timeout, AUTHs when the endpoint has a password and SELECTs
-    /// its database. Throws `RedisFailure`: `.connection` when the server cannot be reached,
-    /// `.server` when it refuses AUTH or SELECT.
-    init(endpoint: RedisEndpoint, connectTimeout: Double, commandTimeout: Double) throws {
-        self.endpoint = endpoint
+    /// Connects with a connector made for this one connection (tests and tools).
+    convenience init(endpoint: RedisEndpoint, connectTimeout: Double, commandTimeout: Double) throws {
+        let connector = try RedisConnector(endpoint: endpoint, connectTimeout: connectTimeout,
+                                           commandTimeout: commandTimeout)
+        try self.init(connector: connector)
+    }
+
+    /// Connects (TLS included), AUTHs when the endpoint has a password and SELECTs its
+    /// database. Throws `RedisFailure`: `.connection` when the server cannot be reached or the
+    /// TLS handshake fails, `.server` when it refuses AUTH or SELECT.
+    init(connector: RedisConnector) throws {
+        endpoint = connector.endpoint
         markerID = (0..<4).map { _ in String(UInt32.random(in: 0...UInt32.max), radix: 16) }.joined(separator: "-")
-        guard let context = redisConnectWithTimeout(endpoint.host, endpoint.port, Self.interval(connectTimeout)) else {
-            throw RedisFailure.connection("cannot allocate a redis connection")
-        }
-        self.context = context
-        if context.pointee.err != 0 {
-            let message = Self.errorText(context)
-            close()
-            throw RedisFailure.connection("cannot connect to redis at \(endpoint.address): \(message)")
-        }
-        guard redisSetTimeout(context, Self.interval(commandTimeout)) == REDIS_OK else {
-            close()
-            throw RedisFailure.connection("cannot set the command timeout for redis at \(endpoint.address)")
-        }
+        transport = try connector.connect()
         do {
             // One round trip: AUTH (when there is a password), SELECT, CLIENT ID, INFO server.
             var commands: [[[UInt8]]] = []
@@ -160,14 +150,14 @@ final class RedisConnection {
 
     deinit { close() }
 
-    var isOpen: Bool { context != nil && !broken }
+    var isOpen: Bool { transport != nil && !broken }
 
     /// Makes the connection unusable, as a lost connection would (for fault injection).
     func markBroken() { broken = true }
 
     func close() {
-        if let context { redisFree(context) }
-        context = nil
+        transport?.close()
+        transport = nil
     }
 
     /// Sends one command and reads its reply (an error reply is returned, not thrown).
@@ -181,86 +171,14 @@ final class RedisConnection {
 
     /// Sends every command in one write and reads their replies in order: one round trip.
     func pipeline(_ commands: [[[UInt8]]]) throws -> [RedisReply] {
-        guard let context, !broken else {
+        guard let transport, !broken else {
             throw RedisFailure.connection("redis connection to \(endpoint.address) is closed")
         }
-        for arguments in commands { try append(arguments, to: context) }
-        var replies: [RedisReply] = []
-        replies.reserveCapacity(commands.count)
-        for _ in commands {
-            var raw: UnsafeMutableRawPointer?
-            guard redisGetReply(context, &raw) == REDIS_OK, let raw else { throw failed(context) }
-            let reply = raw.assumingMemoryBound(to: redisReply.self)
-            replies.append(Self.copy(reply))
-            freeReplyObject(raw)
+        do {
+            return try transport.pipeline(commands)
+        } catch let failure as RedisFailure {
+            if case .connection = failure { broken = true }
+            throw failure
         }
-        return replies
-    }
-
-    /// Formats one command into hiredis' output buffer (hiredis copies the arguments, so they
-    /// need to live only for this call).
-    private func append(_ arguments: [[UInt8]], to context: UnsafeMutablePointer<redisContext>) throws {
-        var flat: [UInt8] = []
-        flat.reserveCapacity(arguments.reduce(0) { $0 + $1.count })
-        var offsets: [Int] = []
-        offsets.reserveCapacity(arguments.count)
-        for argument in arguments {
-            offsets.append(flat.count)
-            flat.append(contentsOf: argument)
-        }
-        let lengths = arguments.map { $0.count }
-        let status = flat.withUnsafeBufferPointer { buffer -> Int32 in
-            // An empty buffer may have no base address; any valid pointer does for zero lengths.
-            let base = UnsafeRawPointer(buffer.baseAddress ?? UnsafePointer(bitPattern: 1)!)
-            var pointers: [UnsafePointer<CChar>?] = offsets.map { (base + $0).assumingMemoryBound(to: CChar.self) }
-            return pointers.withUnsafeMutableBufferPointer { argv in
-                lengths.withUnsafeBufferPointer { argvlen in
-                    redisAppendCommandArgv(context, Int32(arguments.count), argv.baseAddress, argvlen.baseAddress)
-                }
-            }
-        }
-        guard status == REDIS_OK else { throw failed(context) }
-    }
-
-    /// Marks the connection broken and describes why.
-    private func failed(_ context: UnsafeMutablePointer<redisContext>) -> RedisFailure {
-        broken = true
-        let text = Self.errorText(context)
-        return .connection("redis at \(endpoint.address): \(text.isEmpty ? "connection lost" : text)")
-    }
-
-    private static func errorText(_ context: UnsafeMutablePointer<redisContext>) -> String {
-        withUnsafeBytes(of: &context.pointee.errstr) { raw in
-            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-        }
-    }
-
-    private static func copy(_ reply: UnsafeMutablePointer<redisReply>) -> RedisReply {
-        let r = reply.pointee
-        func text() -> [UInt8] {
-            guard let str = r.str, r.len > 0 else { return [] }
-            return Array(UnsafeRawBufferPointer(start: str, count: r.len))
-        }
-        switch r.type {
-        case REDIS_REPLY_STRING: return .string(text())
-        case REDIS_REPLY_STATUS: return .status(String(decoding: text(), as: UTF8.self))
-        case REDIS_REPLY_INTEGER: return .integer(Int64(r.integer))
-        case REDIS_REPLY_NIL: return .null
-        case REDIS_REPLY_ERROR: return .error(String(decoding: text(), as: UTF8.self))
-        case REDIS_REPLY_ARRAY:
-            var items: [RedisReply] = []
-            items.reserveCapacity(r.elements)
-            for index in 0..<r.elements {
-                if let element = r.element[index] { items.append(copy(element)) }
-            }
-            return .array(items)
-        default:
-            return .error("unknown reply type \(r.type)")
-        }
-    }
-
-    private static func interval(_ seconds: Double) -> timeval {
-        let whole = seconds.rounded(.down)
-        return timeval(tv_sec: Int(whole), tv_usec: Int((seconds - whole) * 1_000_000))
     }
 }

@@ -1,14 +1,16 @@
 import SluiceBase
 
 /// Where a `RedisEngine` connects and which part of the server it owns, parsed from
-/// `redis://[user[:password]@]host[:port][/db[/prefix]][?query]`.
+/// `redis://[user[:password]@]host[:port][/db[/prefix]][?query]`, or `rediss://…` for TLS.
 ///
 /// - `user` and `password` are percent-decoded; a password alone (`redis://:pw@host`) AUTHs
 ///   the default user, a user with a password uses Redis 6 ACL `AUTH user password`.
 /// - `db` is the logical database `SELECT`ed on every connection (default 0).
 /// - `prefix` names the volume's keys inside that database (default `sluice`), so that several
 ///   volumes, or other applications, can share one database; see `RedisEngine` for the layout.
-/// - A `?query` is ignored, as for the other engines.
+/// - `rediss://` connects with TLS; its `?query` may hold `tls-ca-file`, `tls-cert-file`,
+///   `tls-key-file` and `tls-insecure-skip-verify` (see `RedisTLSOptions`). Other query keys
+///   are ignored, as for the other engines; the `tls-` ones with `redis://` are an error.
 public struct RedisEndpoint: Sendable, Equatable {
     public var host: String
     public var port: Int32
@@ -16,34 +18,53 @@ public struct RedisEndpoint: Sendable, Equatable {
     public var password: String?
     public var db: Int
     public var prefix: String
+    /// TLS settings; nil for a plain connection.
+    public var tls: RedisTLSOptions?
 
     public static let defaultPort: Int32 = 6379
     public static let defaultPrefix = "sluice"
 
     public init(host: String, port: Int32 = RedisEndpoint.defaultPort, user: String? = nil, password: String? = nil,
-                db: Int = 0, prefix: String = RedisEndpoint.defaultPrefix) {
+                db: Int = 0, prefix: String = RedisEndpoint.defaultPrefix, tls: RedisTLSOptions? = nil) {
         self.host = host
         self.port = port
         self.user = user
         self.password = password
         self.db = db
         self.prefix = prefix
+        self.tls = tls
     }
 
     /// `host:port`, with brackets around an IPv6 address, for messages.
     public var address: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
-    /// Parses a `redis://` URL. `rediss://` (TLS) and malformed URLs throw `UsageError`; the
-    /// messages show the URL with its password redacted.
+    /// Parses a `redis://` or `rediss://` URL. Malformed URLs throw `UsageError`; the messages
+    /// show the URL with its password redacted.
     public init(url: String) throws {
         let shown = MetaEngines.redactedURL(url)
         func bad(_ why: String) -> UsageError { UsageError("metadata engine URL \"\(shown)\": \(why)") }
         guard let separator = url.firstRange(of: "://") else { throw bad("no scheme") }
         let scheme = url[..<separator.lowerBound].lowercased()
-        if scheme == "rediss" { throw UsageError("TLS to Redis is not supported yet (\"\(shown)\"); use redis://") }
-        guard scheme == "redis" else { throw bad("not a redis:// URL") }
+        guard scheme == "redis" || scheme == "rediss" else { throw bad("not a redis:// or rediss:// URL") }
         var rest = url[separator.upperBound...]
-        if let query = rest.firstIndex(where: { $0 == "?" || $0 == "#" }) { rest = rest[..<query] }
+        var query: [(String, String)] = []
+        if let fragment = rest.firstIndex(of: "#") { rest = rest[..<fragment] }
+        if let mark = rest.firstIndex(of: "?") {
+            for item in rest[rest.index(after: mark)...].split(separator: "&") {
+                let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                query.append((try Self.percentDecoded(parts[0], bad),
+                              parts.count > 1 ? try Self.percentDecoded(parts[1], bad) : ""))
+            }
+            rest = rest[..<mark]
+        }
+        if scheme == "rediss" {
+            tls = try RedisTLSOptions(query: query, bad)
+        } else {
+            tls = nil
+            if let (key, _) = query.first(where: { RedisTLSOptions.queryKeys.contains($0.0) }) {
+                throw bad("\(key) needs a rediss:// URL")
+            }
+        }
         let pathStart = rest.firstIndex(of: "/") ?? rest.endIndex
         var authority = rest[..<pathStart]
         let path = rest[pathStart...].dropFirst()
@@ -123,7 +144,7 @@ public struct RedisEndpoint: Sendable, Equatable {
         while let byte = bytes.popFirst() {
             guard byte == UInt8(ascii: "%") else { out.append(byte); continue }
             guard bytes.count >= 2, let value = UInt8(String(decoding: bytes.prefix(2), as: UTF8.self), radix: 16) else {
-                throw bad("bad percent-escape in the user info")
+                throw bad("bad percent-escape")
             }
             out.append(value)
             bytes = bytes.dropFirst(2)

@@ -6,8 +6,9 @@ import Glibc
 import Darwin
 #endif
 
-/// The metadata engine over a Redis server (`redis://[user:password@]host:port/db[/prefix]`),
-/// through blocking hiredis connections.
+/// The metadata engine over a Redis server (`redis://[user:password@]host:port/db[/prefix]`,
+/// or `rediss://` for TLS), through blocking connections: hiredis for plain TCP, a small
+/// RESP2 client over swift-nio and NIOSSL for TLS (see `RedisTransport`).
 ///
 /// Layout. A volume owns the keys starting with `{prefix}:` in its database (`prefix` defaults
 /// to `sluice`; the braces are a cluster hash tag, so all of them would share one slot):
@@ -50,13 +51,13 @@ public final class RedisEngine: KVEngine {
     /// How long a commit marker outlives its connection's last commit.
     static let markerLifetimeSeconds = 86_400
 
-    public var scheme: String { "redis" }
+    public var scheme: String { endpoint.tls == nil ? "redis" : "rediss" }
     public let endpoint: RedisEndpoint
     /// For messages: the URL with its password redacted.
     public let displayURL: String
     let names: RedisKeyNames
-    private let connectTimeout: Double
-    private let commandTimeout: Double
+    /// Opens connections: the TLS context, read once, lives here.
+    private let connector: RedisConnector
     private let retrySeconds: Double
 
     /// A fault for the next commit that writes (tests only).
@@ -64,13 +65,6 @@ public final class RedisEngine: KVEngine {
 
     /// A connection taken from the pool belongs to one transaction until it is put back.
     private let pool: ConnectionPool<RedisConnection>
-
-    /// Idle connections; one taken out belongs to one transaction until it is put back.
-    /// `RedisConnection` is not thread-safe: idle ones are reached only through the lock.
-    private struct Pool {
-        var idle: [RedisConnection] = []
-        var closed = false
-    }
 
     /// Opens the engine named by a `redis://` URL (see `RedisEndpoint`). `commandTimeout`
     /// bounds one round trip; a connection that times out is treated as lost.
@@ -80,33 +74,48 @@ public final class RedisEngine: KVEngine {
                       connectTimeout: connectTimeout, commandTimeout: commandTimeout, retrySeconds: retrySeconds)
     }
 
-    /// Connects once, so that an unreachable server or bad credentials show at open: an
-    /// unreachable server is an `EngineError`, a refused AUTH or SELECT a `UsageError`.
-    /// `retrySeconds` bounds how long a transaction waits for a lost server to come back.
-    public init(endpoint: RedisEndpoint, displayURL: String? = nil, connectTimeout: Double = 3,
-                commandTimeout: Double = 10, retrySeconds: Double = 15) throws {
+    /// Connects once, so that an unreachable server, a failed TLS handshake or bad credentials
+    /// show at open: an unreachable server or a refused handshake is an `EngineError`, a refused
+    /// AUTH or SELECT or an unreadable TLS file a `UsageError`. `retrySeconds` bounds how long
+    /// a transaction waits for a lost server to come back. `client` overrides the client
+    /// library of plain connections (benchmarks and tests; TLS always uses swift-nio).
+    init(endpoint: RedisEndpoint, displayURL: String? = nil, connectTimeout: Double = 3,
+         commandTimeout: Double = 10, retrySeconds: Double = 15, client: RedisClient?) throws {
         _ = Self.ignoreBrokenPipes
         self.endpoint = endpoint
-        self.displayURL = displayURL ?? "redis://\(endpoint.address)/\(endpoint.db)"
+        self.displayURL = displayURL ?? "\(endpoint.tls == nil ? "redis" : "rediss")://\(endpoint.address)/\(endpoint.db)"
         names = RedisKeyNames(prefix: endpoint.prefix)
-        self.connectTimeout = connectTimeout
-        self.commandTimeout = commandTimeout
         self.retrySeconds = retrySeconds
+        let connector: RedisConnector
+        do {
+            connector = try RedisConnector(endpoint: endpoint, connectTimeout: connectTimeout,
+                                           commandTimeout: commandTimeout, client: client)
+        } catch let error as UsageError {
+            throw UsageError("\(self.displayURL): \(error.message)")
+        }
+        self.connector = connector
         let first: RedisConnection
         do {
-            first = try RedisConnection(endpoint: endpoint, connectTimeout: connectTimeout, commandTimeout: commandTimeout)
+            first = try RedisConnection(connector: connector)
         } catch let failure as RedisFailure {
             if case .server(let message) = failure, !failure.isTransient {
                 throw UsageError("\(self.displayURL): \(message)")
             }
             throw EngineError("\(self.displayURL): \(failure)")
         }
-        let (endpoint, connectTimeout, commandTimeout) = (self.endpoint, self.connectTimeout, self.commandTimeout)
         // Connecting happens outside the pool's lock.
         pool = ConnectionPool(capacity: RedisEngine.maxConnections, first: first,
-                              closedMessage: "\(displayURL): engine is closed") {
-            try RedisConnection(endpoint: endpoint, connectTimeout: connectTimeout, commandTimeout: commandTimeout)
+                              closedMessage: "\(self.displayURL): engine is closed") {
+            try RedisConnection(connector: connector)
         }
+    }
+
+    /// Connects once, so that an unreachable server, a failed TLS handshake or bad credentials
+    /// show at open (see above); plain connections use hiredis, TLS swift-nio.
+    public convenience init(endpoint: RedisEndpoint, displayURL: String? = nil, connectTimeout: Double = 3,
+                            commandTimeout: Double = 10, retrySeconds: Double = 15) throws {
+        try self.init(endpoint: endpoint, displayURL: displayURL, connectTimeout: connectTimeout,
+                      commandTimeout: commandTimeout, retrySeconds: retrySeconds, client: nil)
     }
 
     /// hiredis writes with write(2): a server that went away would kill the process with
@@ -213,8 +222,7 @@ public final class RedisEngine: KVEngine {
         while true {
             attempt += 1
             do {
-                let connection = try RedisConnection(endpoint: endpoint, connectTimeout: connectTimeout,
-                                                     commandTimeout: commandTimeout)
+                let connection = try RedisConnection(connector: connector)
                 defer { connection.close() }
                 var commands: [[[UInt8]]] = []
                 // Client ids restart with the server: kill only within the same run. A server

@@ -27,6 +27,9 @@ public struct VolumeSettings: Codable, Sendable, Equatable {
     public var accessKey: String?
     public var secretKey: String?
     public var region: String?
+    /// A PEM file of CA certificates that verify an `https://` S3 endpoint instead of the
+    /// system trust store (`sluice format --ca-file`); `SLUICE_CA_FILE` overrides it per client.
+    public var caFile: String?
     /// POSIX ACLs enforced (`sluice format --enable-acl`). Stored only when true, as `acl`, so
     /// settings written before the option existed decode unchanged (as false).
     public var acl: Bool {
@@ -45,7 +48,7 @@ public struct VolumeSettings: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case name, uuid, storage, bucket, blockSize, compression, trashDays, capacity, inodes, formatVersion, createdAt
-        case accessKey, secretKey, region
+        case accessKey, secretKey, region, caFile
         case aclFlag = "acl"
         case encryptPublicKey, encryptFingerprint
     }

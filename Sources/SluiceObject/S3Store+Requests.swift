@@ -41,7 +41,7 @@ extension S3Store {
                 backoff(attempt)
                 attempt += 1
             } catch {
-                throw EngineError("S3 \(what) at \(description): \(error)"
+                throw EngineError("S3 \(what) at \(description): \(S3TLSFailure.describe(error) ?? "\(error)")"
                                   + (attempt > 1 ? " (after \(attempt) attempts)" : ""))
             }
         }

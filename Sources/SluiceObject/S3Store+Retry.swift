@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import NIOSSL
 
 /// When and how long S3Store waits before trying a request again.
 ///
@@ -39,10 +40,38 @@ public struct S3RetryPolicy: Sendable, Equatable {
     /// Whether a transport failure (no HTTP answer) is worth another try: connection errors
     /// and timeouts are; requests the client refuses to send (bad URL, shut down) are not.
     static func isRetryable(error: any Error) -> Bool {
+        // A certificate the client refuses stays refused: fail at once, with the reason.
+        if S3TLSFailure.describe(error) != nil { return false }
         if let e = error as? HTTPClientError {
             let permanent: [HTTPClientError] = [.invalidURL, .emptyHost, .emptyScheme, .alreadyShutdown]
             if permanent.contains(e) { return false }
         }
         return true
+    }
+}
+
+/// One-line reasons for TLS failures (rather than BoringSSL's whole error stack).
+enum S3TLSFailure {
+    /// `TLS handshake failed: CERTIFICATE_VERIFY_FAILED`, or nil for an error that is not a
+    /// refused handshake or certificate.
+    static func describe(_ error: any Error) -> String? {
+        switch error {
+        case let error as NIOSSLError:
+            guard case .handshakeFailed(let inner) = error else { return nil }
+            return "TLS handshake failed: \(reason(inner))"
+        case let error as NIOSSLExtraError:
+            return "TLS: \(error)"
+        default:
+            return nil
+        }
+    }
+
+    /// The reason name of the first entry of BoringSSL's error stack (the text between the
+    /// last colon and " at file:line").
+    private static func reason(_ error: BoringSSLError) -> String {
+        guard case .sslError(let stack) = error, let first = stack.first else { return "\(error)" }
+        var text = "\(first)"
+        if let at = text.range(of: " at ", options: .backwards) { text = String(text[..<at.lowerBound]) }
+        return text.split(separator: ":").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? text
     }
 }

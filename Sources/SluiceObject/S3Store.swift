@@ -51,10 +51,13 @@ public final class S3Store: ObjectStore {
         if endpoint.scheme == "https" {
             var tls = TLSConfiguration.makeClientConfiguration()
             if let caFile = options.caFile {
+                // Read now, so that a wrong file is one clear error before any request.
                 guard FileManager.default.isReadableFile(atPath: caFile) else {
                     throw UsageError("CA file \(caFile) cannot be read")
                 }
-                tls.trustRoots = .file(caFile)
+                let certificates = (try? NIOSSLCertificate.fromPEMFile(caFile)) ?? []
+                guard !certificates.isEmpty else { throw UsageError("CA file \(caFile) holds no PEM certificate") }
+                tls.trustRoots = .certificates(certificates)
             }
             config.tlsConfiguration = tls
         }

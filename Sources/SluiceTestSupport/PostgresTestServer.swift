@@ -28,6 +28,8 @@ public final class PostgresTestServer: @unchecked Sendable {
     public let database: String
     public let user = "postgres"
     public let password = "sluice-test-pw"
+    /// With `start(tls: true)`: the CA and server certificate the server uses (`ssl=on`).
+    public let certificates: TestCertificates?
     private let runAsPostgres: Bool
     private let stopped = Locked(false)
 
@@ -35,7 +37,8 @@ public final class PostgresTestServer: @unchecked Sendable {
         public var description: String
     }
 
-    private init(directory: String, port: Int, database: String, runAsPostgres: Bool) {
+    private init(directory: String, port: Int, database: String, runAsPostgres: Bool, certificates: TestCertificates?) {
+        self.certificates = certificates
         self.directory = directory
         self.port = port
         self.database = database
@@ -48,8 +51,15 @@ public final class PostgresTestServer: @unchecked Sendable {
         return "postgres://\(user):\(password ?? self.password)@127.0.0.1:\(port)/\(database)\(query)"
     }
 
-    /// Creates, starts and prepares a cluster; the caller must `stop()` it.
-    public static func start(database: String = "sluice") throws -> PostgresTestServer {
+    /// The engine URL with `query` (e.g. `sslmode=verify-full&sslrootcert=…`) as its query.
+    public func url(query: String) -> String {
+        "postgres://\(user):\(password)@127.0.0.1:\(port)/\(database)?\(query)"
+    }
+
+    /// Creates, starts and prepares a cluster; the caller must `stop()` it. With `tls`, the
+    /// server also accepts TLS (`ssl=on`) with a certificate for 127.0.0.1 and localhost from
+    /// a throwaway CA (`certificates`); plain connections still work.
+    public static func start(database: String = "sluice", tls: Bool = false) throws -> PostgresTestServer {
         let initdb = "\(binDirectory)/initdb"
         guard FileManager.default.isExecutableFile(atPath: initdb) else {
             throw Failure(description: "PostgreSQL 15 is not installed (\(initdb) is missing): "
@@ -59,10 +69,12 @@ public final class PostgresTestServer: @unchecked Sendable {
         // In /tmp itself: the server's Unix socket goes there, and socket paths are short.
         let directory = "/tmp/sluice-pg-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let certificates = tls ? try TestCertificates(directory: directory + "/tls") : nil
         let server = PostgresTestServer(directory: directory, port: try freePort(), database: database,
-                                        runAsPostgres: asRoot)
+                                        runAsPostgres: asRoot, certificates: certificates)
         do {
-            if asRoot { try run("/bin/chown", ["postgres:postgres", directory]) }
+            // The server refuses a key file that is not its own (or root's, group-readable only).
+            if asRoot { try run("/bin/chown", ["-R", "postgres:postgres", directory]) }
             let passwordFile = directory + "/pwfile"
             try (server.password + "\n").write(toFile: passwordFile, atomically: true, encoding: .utf8)
             if asRoot { try run("/bin/chown", ["postgres:postgres", passwordFile]) }
@@ -102,7 +114,10 @@ public final class PostgresTestServer: @unchecked Sendable {
     private var dataDirectory: String { directory + "/data" }
 
     private var serverOptions: String {
-        "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
+        let tls = certificates.map {
+            " -c ssl=on -c ssl_cert_file=\($0.serverCertFile) -c ssl_key_file=\($0.serverKeyFile)"
+        } ?? ""
+        return "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off" + tls
     }
 
     private func pgctl(_ arguments: [String]) throws {

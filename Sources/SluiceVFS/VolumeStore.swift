@@ -53,9 +53,16 @@ public enum VolumeStore {
         return Stack(store: CodecStore(store, compression: compression, cipher: cipher), writeback: writeback)
     }
 
-    /// The credentials and region stored at format; nil ones fall back to the environment.
+    /// The environment variable naming a CA file for https object stores; it wins over the
+    /// file stored at format, so a client whose CA lives elsewhere can still mount.
+    public static let caFileEnvironment = "SLUICE_CA_FILE"
+
+    /// The credentials, region and CA file stored at format; nil credentials and region fall
+    /// back to the environment, and `SLUICE_CA_FILE` overrides the stored CA file.
     public static func storeOptions(_ settings: VolumeSettings) -> StoreOptions {
-        StoreOptions(accessKey: settings.accessKey, secretKey: settings.secretKey, region: settings.region)
+        let env = ProcessInfo.processInfo.environment[caFileEnvironment].flatMap { $0.isEmpty ? nil : $0 }
+        return StoreOptions(accessKey: settings.accessKey, secretKey: settings.secretKey, region: settings.region,
+                            caFile: env ?? settings.caFile)
     }
 
     /// Where a private key file was named, for messages: the option or the environment.

@@ -176,10 +176,11 @@ final class MetaEnginesTests: XCTestCase {
 
     func testBadURLsAreUsageErrors() {
         let cases: [(String, String)] = [
-            ("foo://x", #"unsupported metadata engine "foo" in "foo://x" (supported: sqlite3://, redis://, postgres://, memory://)"#),
-            ("rediss://u:pw@h/1", #"TLS to Redis is not supported yet ("rediss://u:****@h/1"); use redis://"#),
+            ("foo://x", #"unsupported metadata engine "foo" in "foo://x" (supported: sqlite3://, redis://, rediss://, postgres://, memory://)"#),
+            ("rediss://u:pw@h/1?tls-cert-file=/c.pem",
+             #"metadata engine URL "rediss://u:****@h/1?tls-cert-file=/c.pem": tls-cert-file and tls-key-file go together"#),
             ("redis://u:pw@h/x", #"metadata engine URL "redis://u:****@h/x": database "x" is not a number"#),
-            ("/var/lib/meta.db", #"metadata engine URL "/var/lib/meta.db" has no scheme (supported: sqlite3://, redis://, postgres://, memory://)"#),
+            ("/var/lib/meta.db", #"metadata engine URL "/var/lib/meta.db" has no scheme (supported: sqlite3://, redis://, rediss://, postgres://, memory://)"#),
             ("sqlite3://", #"metadata engine URL "sqlite3://" names no database file"#),
             ("sqlite3://?x=y", #"metadata engine URL "sqlite3://?x=y" names no database file"#),
         ]

@@ -235,6 +235,22 @@ final class PostgresEngineURLTests: XCTestCase {
         }
     }
 
+    func testCertificateFileOptions() throws {
+        let url = try PostgresEngineURL("postgres://u@h/d?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem&sslcert=/c&sslkey=/k")
+        XCTAssertEqual(url.sslMode, .verifyFull)
+        XCTAssertEqual([url.sslRootCert, url.sslCert, url.sslKey], ["/etc/ca.pem", "/c", "/k"])
+        XCTAssertNil(try PostgresEngineURL("postgres://u@h/d?sslmode=verify-ca&sslrootcert=system").sslRootCert,
+                     "system: the system trust store, as libpq")
+        for bad in ["postgres://u@h/d?sslcert=/c", "postgres://u@h/d?sslkey=/k", "postgres://u@h/d?sslrootcert="] {
+            XCTAssertThrowsError(try PostgresEngineURL(bad), bad) { XCTAssertTrue($0 is UsageError, "\($0)") }
+        }
+        // Files are read when the configuration is built (at engine open).
+        XCTAssertThrowsError(try PostgresEngineURL("postgres://u@h/d?sslmode=require&sslrootcert=/nonexistent.pem")
+            .connectionConfiguration(connectTimeout: .seconds(1))) { error in
+            XCTAssertEqual((error as? UsageError)?.message, "sslrootcert /nonexistent.pem cannot be read")
+        }
+    }
+
     func testTLSConfigurationBuilds() throws {
         for mode in PostgresEngineURL.SSLMode.allCases {
             let url = try PostgresEngineURL("postgres://u@h/d?sslmode=\(mode.rawValue)")

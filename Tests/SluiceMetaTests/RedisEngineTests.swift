@@ -6,23 +6,52 @@ import XCTest
 
 /// A throwaway redis-server on a free loopback port, with its files in a temporary directory.
 /// Not finding redis-server is a failure, not a skip: CI installs it (scripts/install-deps).
+///
+/// With `tls`, the server listens only for TLS (`--port 0 --tls-port P`) with a certificate
+/// from a throwaway CA (`certificates`); clients may, but need not, show a certificate unless
+/// `extra` says otherwise (`--tls-auth-clients yes`).
 final class RedisTestServer {
     let port: Int32
     let directory: URL
+    let certificates: TestCertificates?
     private let arguments: [String]
     private var process: Process?
 
-    var url: String { "redis://127.0.0.1:\(port)/0" }
+    /// The engine URL, `path` (e.g. `/prefix`) after the database and `query` (without `?`)
+    /// appended to the TLS options.
+    func url(path: String = "", query: String = "") -> String {
+        guard let certificates else {
+            return "redis://127.0.0.1:\(port)/0\(path)" + (query.isEmpty ? "" : "?\(query)")
+        }
+        let options = query.isEmpty ? "tls-ca-file=\(certificates.caFile)" : query
+        return "rediss://127.0.0.1:\(port)/0\(path)?\(options)"
+    }
+    var url: String { url() }
     var logPath: String { directory.appendingPathComponent("redis.log").path }
 
+    /// The endpoint a raw connection uses (TLS verified against the test CA).
+    var endpoint: RedisEndpoint {
+        RedisEndpoint(host: "127.0.0.1", port: port, tls: certificates.map { RedisTLSOptions(caFile: $0.caFile) })
+    }
+
     /// Starts a server without persistence; `extra` arguments override the defaults.
-    init(_ extra: [String] = []) throws {
+    init(_ extra: [String] = [], tls: Bool = false) throws {
         port = try Self.freePort()
         directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("sluice-redis-\(UUID().uuidString)", isDirectory: true)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                     "--dir", directory.path, "--logfile", directory.appendingPathComponent("redis.log").path] + extra
+        var listen = ["--port", String(port)]
+        if tls {
+            let certificates = try TestCertificates(directory: directory.appendingPathComponent("tls").path)
+            self.certificates = certificates
+            listen = ["--port", "0", "--tls-port", String(port), "--tls-cert-file", certificates.serverCertFile,
+                      "--tls-key-file", certificates.serverKeyFile, "--tls-ca-cert-file", certificates.caFile,
+                      "--tls-auth-clients", "optional"]
+        } else {
+            certificates = nil
+        }
+        arguments = listen + ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                              "--dir", directory.path, "--logfile", directory.appendingPathComponent("redis.log").path] + extra
         try start()
     }
 
@@ -62,12 +91,13 @@ final class RedisTestServer {
                 throw TestSetupError(message: "redis-server exited with status \(process.terminationStatus): \(logTail())")
             }
             do {
-                let endpoint = RedisEndpoint(host: "127.0.0.1", port: port)
                 let connection = try RedisConnection(endpoint: endpoint, connectTimeout: 1, commandTimeout: 1)
                 defer { connection.close() }
                 if try connection.command("PING") == .status("PONG") { return }
             } catch RedisFailure.server {
                 return  // it answered (e.g. NOAUTH on a server that wants a password)
+            } catch RedisFailure.connection(let message) where message.hasPrefix("TLS with redis") {
+                return  // it answered the handshake (refusing our certificate or lack of one)
             } catch {
                 last = "\(error)"
             }
@@ -83,7 +113,17 @@ final class RedisTestServer {
         process.waitUntilExit()
     }
 
+    /// SIGSTOP / SIGCONT: a server that accepts nothing and answers nothing for a while.
+    func pause() {
+        if let process, process.isRunning { Glibc.kill(process.processIdentifier, SIGSTOP) }
+    }
+
+    func resume() {
+        if let process, process.isRunning { Glibc.kill(process.processIdentifier, SIGCONT) }
+    }
+
     func stop() {
+        resume()
         guard let process, process.isRunning else { return }
         process.terminate()
         process.waitUntilExit()
@@ -91,8 +131,9 @@ final class RedisTestServer {
 
     /// A raw connection for inspecting the server behind the engine's back.
     func connection(password: String? = nil) throws -> RedisConnection {
-        try RedisConnection(endpoint: RedisEndpoint(host: "127.0.0.1", port: port, password: password),
-                            connectTimeout: 2, commandTimeout: 5)
+        var endpoint = self.endpoint
+        endpoint.password = password
+        return try RedisConnection(endpoint: endpoint, connectTimeout: 2, commandTimeout: 5)
     }
 
     private func logTail() -> String {
@@ -142,7 +183,38 @@ final class RedisEngineConformanceTests: XCTestCase {
     }
 
     func testMetaConformance() {
-        let url = server.url + "/meta"
+        let url = server.url(path: "/meta")
+        MetaConformance(make: { try RedisEngine(url: url) }).runAll()
+    }
+
+    /// The swift-nio client that `rediss://` uses, here over plain TCP: the same suite without
+    /// TLS in the way.
+    func testConformanceOverTheNIOClient() {
+        let endpoint = RedisEndpoint(host: "127.0.0.1", port: server.port, prefix: "nio")
+        let make = { try RedisEngine(endpoint: endpoint, client: .nio) }
+        KVEngineConformance(make: make, reopen: make).runAll()
+    }
+}
+
+/// The same suites over TLS (`rediss://`, swift-nio + NIOSSL), verified against a throwaway CA.
+final class RedisTLSEngineConformanceTests: XCTestCase {
+    private var server: RedisTestServer!
+
+    override func setUpWithError() throws {
+        server = try RedisTestServer(tls: true)
+    }
+
+    override func tearDown() {
+        server = nil
+    }
+
+    func testConformance() {
+        let url = server.url
+        KVEngineConformance(make: { try RedisEngine(url: url) }, reopen: { try RedisEngine(url: url) }).runAll()
+    }
+
+    func testMetaConformance() {
+        let url = server.url(path: "/meta")
         MetaConformance(make: { try RedisEngine(url: url) }).runAll()
     }
 }
@@ -334,13 +406,24 @@ final class RedisEngineTests: XCTestCase {
         for url in bad {
             XCTAssertThrowsError(try RedisEndpoint(url: url), url) { XCTAssertTrue($0 is UsageError, "\(url): \($0)") }
         }
-        for open in [{ try RedisEndpoint(url: "rediss://u:pw@h:6380/1") as Any },
-                     { try MetaEngines.open(url: "rediss://u:pw@h:6380/1", create: true) as Any }] {
-            XCTAssertThrowsError(try open()) { error in
-                XCTAssertTrue(error is UsageError, "\(error)")
-                XCTAssertTrue("\(error)".contains("TLS to Redis is not supported yet"), "\(error)")
-                XCTAssertFalse("\(error)".contains("pw"), "\(error)")
-            }
+        let tls = try RedisEndpoint(url: "rediss://u:pw@h:6380/1?tls-ca-file=%2Ftmp%2Fca.pem&other=1")
+        XCTAssertEqual(tls, RedisEndpoint(host: "h", port: 6380, user: "u", password: "pw", db: 1,
+                                          tls: RedisTLSOptions(caFile: "/tmp/ca.pem")))
+        XCTAssertEqual(try RedisEndpoint(url: "rediss://h").tls, RedisTLSOptions())
+        XCTAssertEqual(try RedisEndpoint(url: "redis://h?x=1").tls, nil)
+        XCTAssertEqual(try RedisEndpoint(url: "rediss://h/0?tls-cert-file=/c&tls-key-file=/k&tls-insecure-skip-verify=true").tls,
+                       RedisTLSOptions(certFile: "/c", keyFile: "/k", insecureSkipVerify: true))
+        let badTLS = ["redis://h?tls-ca-file=/ca.pem", "rediss://h?tls-key-file=/k", "rediss://h?tls-ca-file=",
+                      "rediss://h?tls-insecure-skip-verify=maybe", "rediss://h?tls-ca-file=/c&tls-insecure-skip-verify=true"]
+        for url in badTLS {
+            XCTAssertThrowsError(try RedisEndpoint(url: url), url) { XCTAssertTrue($0 is UsageError, "\(url): \($0)") }
+        }
+        // Files are read at open: a missing CA file is one clear error, with no password in it.
+        XCTAssertThrowsError(try MetaEngines.open(url: "rediss://u:pw@h:6380/1?tls-ca-file=/nonexistent/ca.pem",
+                                                  create: true)) { error in
+            XCTAssertTrue(error is UsageError, "\(error)")
+            XCTAssertTrue("\(error)".contains("tls-ca-file /nonexistent/ca.pem cannot be read"), "\(error)")
+            XCTAssertFalse("\(error)".contains("pw"), "\(error)")
         }
     }
 

@@ -239,6 +239,20 @@ final class S3StoreTests: XCTestCase {
         XCTAssertEqual(S3Signer.canonicalQuery([("uploads", ""), ("a", "x/y")]), "a=x%2Fy&uploads=")
     }
 
+    /// The CA file of an https endpoint is read when the store opens: a missing or non-PEM
+    /// file is one UsageError then, not a failure of every request.
+    func testBadCAFileIsUsageErrorAtOpen() throws {
+        let notPEM = FileManager.default.temporaryDirectory.appendingPathComponent("not-a-ca-\(UUID().uuidString).pem").path
+        try "hello".write(toFile: notPEM, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: notPEM) }
+        for (file, message) in [("/nonexistent/ca.pem", "CA file /nonexistent/ca.pem cannot be read"),
+                                (notPEM, "CA file \(notPEM) holds no PEM certificate")] {
+            XCTAssertThrowsError(try S3Store(url: "https://127.0.0.1:1/b", options: StoreOptions(caFile: file))) { error in
+                XCTAssertEqual((error as? UsageError)?.message, message)
+            }
+        }
+    }
+
     func testEndpointParsing() throws {
         let path = try S3Endpoint(url: "http://127.0.0.1:9000/bucket/some/prefix")
         XCTAssertEqual([path.bucket, path.keyPrefix, path.hostHeader], ["bucket", "some/prefix/", "127.0.0.1:9000"])

@@ -4,6 +4,7 @@ import SluiceBase
 import SluiceCache
 import SluiceMeta
 import SluiceObject
+import SluiceTestSupport
 @testable import SluiceVFS
 
 /// Write-back as a mount assembles it: `VolumeStore.openStack` with a local cache that asks for

@@ -106,8 +106,10 @@ def test_mount_without_or_with_a_wrong_key_fails_clearly(make_volume, keys):
     assert "is not the key of volume" in line
     line = mount_error(vol, "--encrypt-rsa-key", keys["public"])
     assert "no RSA private key" in line
-    line = mount_error(vol, "--encrypt-rsa-key", keys["locked"], env={"SLUICE_RSA_PASSPHRASE": "secret"})
-    assert "passphrase-protected" in line and "openssl pkey" in line
+    line = mount_error(vol, "--encrypt-rsa-key", keys["locked"], env={"SLUICE_RSA_PASSPHRASE": "wrong"})
+    assert line.endswith("wrong passphrase for " + keys["locked"] + " (from SLUICE_RSA_PASSPHRASE)"), line
+    line = mount_error(vol, "--encrypt-rsa-key", keys["locked"], env={"SLUICE_RSA_PASSPHRASE": ""})
+    assert "passphrase-protected" in line and "SLUICE_RSA_PASSPHRASE" in line
     line = mount_error(vol, "--encrypt-rsa-key", os.path.join(vol.root, "missing.pem"))
     assert "cannot read" in line
     # The right key (formatted from the public half) mounts.
@@ -127,14 +129,46 @@ def test_key_for_an_unencrypted_volume_and_bad_format_keys_are_errors(make_volum
                         "--encrypt-rsa-key", keys["main"])
     assert "cannot encrypt" in line
     other = make_volume(mount=False, formatted=False)
-    line = sluice_error("format", other.meta_url, other.name, "--bucket", other.bucket,
-                        "--encrypt-rsa-key", keys["locked"])
-    assert "passphrase-protected" in line
+    p = subprocess.run([os.environ["SLUICE_BIN"], "format", other.meta_url, other.name, "--bucket", other.bucket,
+                        "--encrypt-rsa-key", keys["locked"]], capture_output=True, text=True, timeout=120,
+                       env={k: v for k, v in os.environ.items() if k != "SLUICE_RSA_PASSPHRASE"})
+    assert p.returncode != 0 and len(p.stderr.splitlines()) == 1, p.stderr
+    assert "passphrase-protected" in p.stderr and "SLUICE_RSA_PASSPHRASE" in p.stderr
     enc = make_volume(format_args=("--encrypt-rsa-key", keys["main"]), mount=False)
     line = sluice_error("format", enc.meta_url, enc.name, "--bucket", enc.bucket, "--force", "--trash-days", "1")
     assert "is encrypted" in line
     sluice("format", enc.meta_url, enc.name, "--bucket", enc.bucket, "--force", "--trash-days", "1",
            "--encrypt-rsa-key", keys["main"])
+
+
+@pytest.mark.parametrize("form", ["pkcs8", "legacy"])
+def test_passphrase_protected_key_formats_and_mounts(make_volume, keys, monkeypatch, form, tmp_path):
+    """A key kept encrypted on disk (PKCS#8 PBES2 from genpkey -aes256, or OpenSSL's legacy
+    Proc-Type form), its passphrase in SLUICE_RSA_PASSPHRASE: format, mount, I/O, remount."""
+    key = keys["locked"]
+    if form == "legacy":
+        key = str(tmp_path / "legacy.pem")
+        openssl("rsa", "-in", keys["locked"], "-passin", "pass:secret", "-aes256", "-traditional",
+                "-passout", "pass:secret", "-out", key)
+        with open(key) as f:
+            assert "Proc-Type: 4,ENCRYPTED" in f.read()
+    monkeypatch.setenv("SLUICE_RSA_PASSPHRASE", "secret")
+    vol = make_volume(format_args=("--encrypt-rsa-key", key), mount=False)
+    vol.mount_args = ("--encrypt-rsa-key", key)
+    vol.mount()
+    files = write_payload(vol)
+    vol.remount()
+    for name, data in files.items():
+        assert read_file(vol.path(name)) == data, name
+    vol.umount()
+    assert PLAINTEXT_MARKER[:24] not in bucket_bytes(vol)
+    # The same volume with the unencrypted form of the key: the same key pair.
+    plain = str(tmp_path / "plain.pem")
+    openssl("pkey", "-in", key, "-passin", "pass:secret", "-out", plain)
+    monkeypatch.delenv("SLUICE_RSA_PASSPHRASE")
+    vol.mount_args = ("--encrypt-rsa-key", plain)
+    vol.mount()
+    assert read_file(vol.path("small.txt")) == files["small.txt"]
 
 
 def test_tampered_object_reads_as_eio(make_volume, keys):
