@@ -22,7 +22,11 @@ public enum VolumeStore {
         }
         let backend = try ObjectStores.open(storage: settings.storage, bucket: settings.bucket,
                                             options: storeOptions(settings))
-        return CodecStore(InstrumentedStore(backend), compression: compression, cipher: cipher)
+        var store: any ObjectStore = InstrumentedStore(backend)
+        // The disk tier caches objects as stored (under the codec): compressed, checksummed and,
+        // for an encrypted volume, encrypted.
+        if let localCache, localCache.capacity > 0 { store = DiskCacheStore(store, config: localCache) }
+        return CodecStore(store, compression: compression, cipher: cipher)
     }
 
     /// The credentials and region stored at format; nil ones fall back to the environment.

@@ -36,7 +36,8 @@ def keys(tmp_path):
 
 def mount_error(vol, *extra, env=None):
     """Mounts expecting failure: non-zero exit, one line on stderr, nothing mounted."""
-    p = subprocess.run([os.environ["SLUICE_BIN"], "mount", "-d", vol.meta_url, vol.mnt, "--log", vol.log, *extra],
+    p = subprocess.run([os.environ["SLUICE_BIN"], "mount", "-d", vol.meta_url, vol.mnt, "--log", vol.log,
+                        *vol.cache_args(*extra), *extra],
                        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
                        env={**os.environ, **(env or {})})
     assert p.returncode != 0, f"mount succeeded:\n{p.stdout}"
@@ -82,7 +83,8 @@ def test_encrypted_volume_round_trip_and_bucket_holds_no_plaintext(make_volume, 
     assert b"hello, encrypted world" not in stored
     assert files["big.bin"][1000:1032] not in stored
     # The key can also come from the environment.
-    p = subprocess.run([os.environ["SLUICE_BIN"], "mount", "-d", vol.meta_url, vol.mnt, "--log", vol.log],
+    p = subprocess.run([os.environ["SLUICE_BIN"], "mount", "-d", vol.meta_url, vol.mnt, "--log", vol.log,
+                        *vol.cache_args()],
                        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
                        env={**os.environ, "SLUICE_RSA_KEY_FILE": keys["main"]})
     assert p.returncode == 0, p.stderr
