@@ -140,6 +140,7 @@ struct MountCommand: ParsableCommand {
         Daemon.reportReady()
         let rc = server.run()
         vfs.shutdown()
+        VolumeStore.finish(store)
         do { try meta.closeSession() } catch { FileHandle.standardError.write(Data("sluice: closing session: \(error)\n".utf8)) }
         engine.close()
         if rc != 0 { throw UsageError("FUSE session ended with error \(rc)") }

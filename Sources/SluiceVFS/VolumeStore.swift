@@ -29,6 +29,12 @@ public enum VolumeStore {
         return CodecStore(store, compression: compression, cipher: cipher)
     }
 
+    /// Ends a mount's use of a store from `open`: the disk cache's queued writes are finished,
+    /// so that what was read before an unmount is cached at the next mount.
+    public static func finish(_ store: any ObjectStore) {
+        if let disk = (store as? CodecStore)?.base as? DiskCacheStore { disk.waitForWrites() }
+    }
+
     /// The credentials and region stored at format; nil ones fall back to the environment.
     public static func storeOptions(_ settings: VolumeSettings) -> StoreOptions {
         StoreOptions(accessKey: settings.accessKey, secretKey: settings.secretKey, region: settings.region)

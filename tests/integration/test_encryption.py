@@ -82,6 +82,16 @@ def test_encrypted_volume_round_trip_and_bucket_holds_no_plaintext(make_volume, 
     assert PLAINTEXT_MARKER[:24] not in stored
     assert b"hello, encrypted world" not in stored
     assert files["big.bin"][1000:1032] not in stored
+    # The local disk cache holds blocks as stored: encrypted too.
+    cached = b""
+    for dirpath, _, names in os.walk(vol.cache_dir):
+        for name in names:
+            with open(os.path.join(dirpath, name), "rb") as f:
+                cached += f.read()
+    assert len(cached) > 9 * MiB
+    assert PLAINTEXT_MARKER[:24] not in cached
+    assert b"hello, encrypted world" not in cached
+    assert files["big.bin"][1000:1032] not in cached
     # The key can also come from the environment.
     p = subprocess.run([os.environ["SLUICE_BIN"], "mount", "-d", vol.meta_url, vol.mnt, "--log", vol.log,
                         *vol.cache_args()],
@@ -141,7 +151,8 @@ def test_key_for_an_unencrypted_volume_and_bad_format_keys_are_errors(make_volum
 
 def test_tampered_object_reads_as_eio(make_volume, keys):
     vol = make_volume(format_args=("--encrypt-rsa-key", keys["main"]), mount=False)
-    vol.mount_args = ("--encrypt-rsa-key", keys["main"])
+    # Without the disk cache, whose good copies would (rightly) hide the damage in the bucket.
+    vol.mount_args = ("--encrypt-rsa-key", keys["main"], "--cache-size", "0")
     vol.mount()
     write_file(vol.path("victim"), os.urandom(100_000))
     write_file(vol.path("bystander"), os.urandom(100_000))
