@@ -34,7 +34,7 @@ public final class DiskCacheStore: ObjectStore, @unchecked Sendable {
         precondition(!config.roots.isEmpty, "no cache roots")
         self.base = base
         self.config = config
-        let share = config.capacity / config.roots.count
+        let share = config.capacity / Set(config.roots).count
         var roots: [String: CacheRoot] = [:]
         for root in config.roots where roots[root] == nil {
             roots[root] = CacheRoot(directory: config.blocksDirectory(root), capacity: share,
