@@ -45,6 +45,12 @@ final class CacheRoot: @unchecked Sendable {
     private var backlog = 0
     private var writing = 0
     private var tokens: UInt64 = 0
+    /// Put/delete counts by a hash of the name: a get that fetched from the backend caches
+    /// what it got only if no put or delete of (probably) that name happened meanwhile, so a
+    /// read racing an overwrite cannot leave the older object cached.
+    private var epochs = [UInt32](repeating: 0, count: 4096)
+
+    private func slot(_ name: CacheName) -> Int { Int(name.low % UInt64(4096)) }
 
     init(directory: String, capacity: Int, freeSpaceRatio: Double, probe: @escaping FreeSpaceProbe, maxBacklog: Int) {
         self.directory = directory
@@ -138,18 +144,35 @@ final class CacheRoot: @unchecked Sendable {
 
     // MARK: - Writing
 
-    /// Queues `data` as the object `key` for the background writer; dropped when the backlog
-    /// is full, the root out of service or the object cached already.
-    func enqueue(key: String, name: CacheName, data: [UInt8]) {
+    /// The put/delete count of `name`'s slot, taken before a backend get whose result may be
+    /// cached (`enqueue(…, since:)`).
+    func epoch(_ name: CacheName) -> UInt32 {
         cond.lock()
         defer { cond.unlock() }
-        guard inService, !stopped, pending[name] == nil, !index.contains(name),
-              backlog + data.count <= maxBacklog else { return }
+        return epochs[slot(name)]
+    }
+
+    /// Queues `data` as the object `key` for the background writer; dropped when the backlog
+    /// is full or the root out of service. A fill after a get (`since` its epoch) is also
+    /// dropped when the object is cached or queued already, or was put or deleted meanwhile;
+    /// a put's data (`since` nil) replaces whatever is queued.
+    @discardableResult
+    func enqueue(key: String, name: CacheName, data: [UInt8], since: UInt32?) -> Bool {
+        cond.lock()
+        defer { cond.unlock() }
+        guard inService, !stopped else { return false }
+        if let since {
+            guard epochs[slot(name)] == since, pending[name] == nil, !index.contains(name) else { return false }
+        } else if let old = pending.removeValue(forKey: name) {
+            backlog -= old.data.count
+        }
+        guard backlog + data.count <= maxBacklog else { return false }
         tokens += 1
         pending[name] = Pending(key: key, data: data, token: tokens)
         queue.append(name)
         backlog += data.count
         cond.broadcast()
+        return true
     }
 
     /// Whether `name` is cached or queued.
@@ -164,9 +187,12 @@ final class CacheRoot: @unchecked Sendable {
         write(key: key, name: name, data: data, token: nil)
     }
 
-    /// Drops the object (queued, indexed or on disk); whether there was a copy.
+    /// Drops the object (queued, indexed or on disk); whether there was a copy. Called before
+    /// a put or delete reaches the backend, it also makes gets under way not cache what they
+    /// fetched.
     func remove(_ name: CacheName) -> Bool {
         cond.lock()
+        epochs[slot(name)] &+= 1
         let queued = pending.removeValue(forKey: name)
         if let queued { backlog -= queued.data.count }
         let indexed = index.remove(name)
@@ -218,8 +244,9 @@ final class CacheRoot: @unchecked Sendable {
         do throws(CacheFile.Failure) {
             try CacheFile.write(path: file, directory: bucketDirectory(name), temp: temp, key: key, object: data)
         } catch .full {
-            // Another program filled the disk: give some of it back, and drop this one.
-            _ = makeRoom(for: size * 4)
+            // The disk is full (nothing kept a free share, or another program filled it): give
+            // back room for this block and the next, and drop this one.
+            evict(bytes: 2 * size)
             return false
         } catch .failed(let problem) {
             takeOutOfService(problem)
@@ -270,6 +297,19 @@ final class CacheRoot: @unchecked Sendable {
         cond.unlock()
         discard(victims)
         return ok
+    }
+
+    /// Evicts at least `bytes` (or everything).
+    private func evict(bytes: Int) {
+        var victims: [CacheName] = []
+        var freed = 0
+        cond.lock()
+        while freed < bytes, let v = index.evictOne() {
+            victims.append(v.name)
+            freed += v.size
+        }
+        cond.unlock()
+        discard(victims)
     }
 
     private func discard(_ victims: [CacheName]) {

@@ -64,8 +64,9 @@ public final class DiskCacheStore: ObjectStore, @unchecked Sendable {
             return data
         }
         OperationStats.cacheMiss.increment()
+        let epoch = root.epoch(name)
         let data = try base.get(key, offset: offset, length: length)
-        if offset == 0 && length == nil { root.enqueue(key: key, name: name, data: data) }
+        if offset == 0 && length == nil { root.enqueue(key: key, name: name, data: data, since: epoch) }
         return data
     }
 
@@ -74,7 +75,8 @@ public final class DiskCacheStore: ObjectStore, @unchecked Sendable {
         // An older copy must not outlive the new object.
         _ = root.remove(name)
         try base.put(key, data)
-        root.enqueue(key: key, name: name, data: data)
+        // Not queued (backlog full): a get racing this put may have cached the older object.
+        if !root.enqueue(key: key, name: name, data: data, since: nil) { _ = root.remove(name) }
     }
 
     public func head(_ key: String) throws -> ObjectInfo? { try base.head(key) }
