@@ -58,7 +58,7 @@ let package = Package(
         .target(name: "SluiceChunk", dependencies: ["SluiceBase", "SluiceObject"]),
         // The client's local disks under the codec: the disk tier of the block cache and the
         // write-back staging area, as object-store wrappers.
-        .target(name: "SluiceCache", dependencies: ["SluiceBase", "SluiceObject"]),
+        .target(name: "SluiceCache", dependencies: ["SluiceBase", "SluiceObject", "CZlib"]),
 
         // POSIX semantics over metadata + data.
         .target(name: "SluiceVFS", dependencies: [

@@ -40,8 +40,15 @@ public enum OperationStats {
     public static let objectDelete = OperationCounter("object.delete")
     public static let objectHead = OperationCounter("object.head")
     public static let objectList = OperationCounter("object.list")
+    /// Gets served by the local disk cache, gets it could not serve, objects it wrote and
+    /// objects it evicted (or dropped as damaged).
+    public static let cacheHit = OperationCounter("cache.hit")
+    public static let cacheMiss = OperationCounter("cache.miss")
+    public static let cacheWrite = OperationCounter("cache.write")
+    public static let cacheEvict = OperationCounter("cache.evict")
 
-    public static let all = [fuse, metaRead, metaWrite, objectGet, objectPut, objectDelete, objectHead, objectList]
+    public static let all = [fuse, metaRead, metaWrite, objectGet, objectPut, objectDelete, objectHead, objectList,
+                             cacheHit, cacheMiss, cacheWrite, cacheEvict]
 
     /// `name count nanoseconds` lines, one per counter.
     public static func render() -> String {

@@ -157,7 +157,7 @@ struct MountCommand: ParsableCommand {
         vfs.shutdown()
         // Everything written is staged now; give the uploads a bounded time (`sluice umount`
         // waits up to a minute for this process), and leave the rest for the next mount.
-        stack.writeback?.shutdown(timeout: Self.uploadTimeAtUnmount)
+        stack.finish(uploadTimeout: Self.uploadTimeAtUnmount)
         do { try meta.closeSession() } catch { FileHandle.standardError.write(Data("sluice: closing session: \(error)\n".utf8)) }
         engine.close()
         if rc != 0 { throw UsageError("FUSE session ended with error \(rc)") }

@@ -14,10 +14,11 @@ final class ProgressBar: Sendable {
         self.total = max(1, total)
     }
 
-    func advance() {
+    /// Counts `amount` more units done (one by default).
+    func advance(_ amount: Int = 1) {
         guard enabled else { return }
         let percent = state.withLock { s -> Int? in
-            s.done += 1
+            s.done += amount
             let p = min(100, s.done * 100 / total)
             guard p != s.shown else { return nil }
             s.shown = p

@@ -10,7 +10,7 @@ public struct SluiceCommand: ParsableCommand {
         version: sluiceVersion,
         subcommands: [FormatCommand.self, MountCommand.self, UmountCommand.self, StatusCommand.self, InfoCommand.self,
                       BenchCommand.self, DumpCommand.self, LoadCommand.self, GcCommand.self,
-                      FsckCommand.self, ObjBenchCommand.self])
+                      FsckCommand.self, ObjBenchCommand.self, WarmupCommand.self])
     public init() {}
 
     /// Runs the command line; every failure ends as one line on stderr and a non-zero exit.

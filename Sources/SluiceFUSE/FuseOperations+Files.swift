@@ -167,7 +167,8 @@ final class ReadBuffers: Sendable {
 /// Extended attributes. The mount also answers virtual names outside the user, trusted,
 /// security and system namespaces (so no stored attribute can collide with them):
 /// `sluice.meta` (the metadata URL, for `sluice info`), `sluice.pid` (for `sluice umount`) and
-/// `sluice.stats` (operation counters, for `sluice bench`). They are never listed.
+/// `sluice.stats` (operation counters, for `sluice bench`) and `sluice.warmup:OFFSET:LENGTH`
+/// (for `sluice warmup`). They are never listed.
 enum FuseXattr {
     static func install(_ ops: inout fuse_lowlevel_ops) {
         ops.getxattr = { req, ino, name, size in FuseXattr.get(req, InodeNumber(ino), name, size) }
@@ -211,8 +212,26 @@ enum FuseXattr {
     static func get(_ req: fuse_req_t?, _ ino: InodeNumber, _ name: UnsafePointer<CChar>?, _ size: Int) {
         let vfs = vfsOf(req)
         let key = nameBytes(name)
+        if key.starts(with: Array(warmupPrefix.utf8)) { return warmup(req, ino, String(decoding: key, as: UTF8.self), size) }
         if key.starts(with: Array("sluice.".utf8)) { return virtual(req, String(decoding: key, as: UTF8.self), size) }
         do { reply(req, try vfs.getxattr(ino, key), size) } catch { FuseReply.error(req, error) }
+    }
+
+    /// `sluice.warmup:OFFSET:LENGTH` fetches that range of the file into the local caches and
+    /// answers the number of file bytes it covered (see `VFS.warmup`). Anyone the kernel let
+    /// read the file may ask (it checks read permission for names outside the usual
+    /// namespaces); the caller waits while the blocks are fetched.
+    static let warmupPrefix = "sluice.warmup:"
+
+    private static func warmup(_ req: fuse_req_t?, _ ino: InodeNumber, _ name: String, _ size: Int) {
+        let parts = name.dropFirst(warmupPrefix.count).split(separator: ":")
+        guard parts.count == 2, let offset = UInt64(parts[0]), let length = UInt64(parts[1]) else {
+            return FuseReply.error(req, Errno.noData)
+        }
+        do {
+            let done = try vfsOf(req).warmup(ino, offset: offset, length: length)
+            reply(req, Array(String(done).utf8), size)
+        } catch { FuseReply.error(req, error) }
     }
 
     private static func virtual(_ req: fuse_req_t?, _ name: String, _ size: Int) {

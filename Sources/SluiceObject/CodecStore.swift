@@ -26,7 +26,18 @@ public final class CodecStore: ObjectStore, TransformingStore {
     /// readers then rather fetch and cache whole blocks.
     public var readsRangesCheaply: Bool { cipher == nil }
 
+    /// A local cache below may hold a damaged copy: what fails verification is reported to it
+    /// (`dropCachedCopy`), and when it had a copy the read is tried once more, from the
+    /// backend. Damage in a cache is never an error while the backend's copy is good.
     public func get(_ key: String, offset: Int, length: Int?) throws -> [UInt8] {
+        do {
+            return try verifiedGet(key, offset: offset, length: length)
+        } catch Errno.ioError where base.dropCachedCopy(key) {
+            return try verifiedGet(key, offset: offset, length: length)
+        }
+    }
+
+    private func verifiedGet(_ key: String, offset: Int, length: Int?) throws -> [UInt8] {
         if cipher == nil, offset > 0 || length != nil, let part = try getRange(key, offset: offset, length: length) {
             return part
         }
@@ -86,6 +97,8 @@ public final class CodecStore: ObjectStore, TransformingStore {
         try base.list(prefix: prefix, after: after, limit: limit)
     }
     public func sync(_ keys: [String]) throws { try base.sync(keys) }
+    public func dropCachedCopy(_ key: String) -> Bool { base.dropCachedCopy(key) }
+    public func warm(_ key: String) throws -> Bool { try base.warm(key) }
 }
 
 /// A store that stores something other than the bytes it is given (compressed, encrypted,

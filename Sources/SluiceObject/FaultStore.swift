@@ -64,6 +64,9 @@ public final class FaultStore: ObjectStore, @unchecked Sendable {
         try disturb("sync")
         try base.sync(keys)
     }
+
+    public func dropCachedCopy(_ key: String) -> Bool { base.dropCachedCopy(key) }
+    public func warm(_ key: String) throws -> Bool { try base.warm(key) }
 }
 
 /// A small seeded generator (SplitMix64).

@@ -28,4 +28,6 @@ public final class InstrumentedStore: ObjectStore {
     }
 
     public func sync(_ keys: [String]) throws { try base.sync(keys) }
+    public func dropCachedCopy(_ key: String) -> Bool { base.dropCachedCopy(key) }
+    public func warm(_ key: String) throws -> Bool { try base.warm(key) }
 }

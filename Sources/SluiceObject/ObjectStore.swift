@@ -45,4 +45,20 @@ public protocol ObjectStore: AnyObject, Sendable {
     func list(prefix: String, after: String?, limit: Int) throws -> [ObjectInfo]
     /// Makes the named objects durable (they survive a power loss) before returning.
     func sync(_ keys: [String]) throws
+
+    /// Told by a layer above (the codec) that the object it just got for `key` is damaged:
+    /// a local cache below drops its copy so that the next get reaches the backend. Returns
+    /// whether a cached copy was dropped (then a retry may succeed). Wrappers forward it;
+    /// stores without a cache keep the default (false).
+    func dropCachedCopy(_ key: String) -> Bool
+
+    /// Fetches the object into a local cache below, if there is one, and returns once it is
+    /// there (`sluice warmup`). Returns whether a cache layer holds it now; false without one.
+    /// Wrappers forward it.
+    func warm(_ key: String) throws -> Bool
+}
+
+extension ObjectStore {
+    public func dropCachedCopy(_ key: String) -> Bool { false }
+    public func warm(_ key: String) throws -> Bool { false }
 }

@@ -23,6 +23,16 @@ public enum VolumeStore {
         /// Write-back staging, when `LocalCacheConfig.writeback` asked for it: uploads go on in
         /// the background, and `WritebackStore.shutdown(timeout:)` gives them time at unmount.
         public let writeback: WritebackStore?
+        /// The disk tier of the block cache, when `LocalCacheConfig.capacity` asked for one.
+        public let diskCache: DiskCacheStore?
+
+        /// Ends a mount's use of the stack: the disk cache's queued writes are finished (what
+        /// was read before an unmount is cached at the next mount), and write-back uploads get
+        /// up to `uploadTimeout` seconds; what is left stays staged for the next mount.
+        public func finish(uploadTimeout: Double) {
+            diskCache?.waitForWrites()
+            writeback?.shutdown(timeout: uploadTimeout)
+        }
     }
 
     /// Like `open`, and says where write-back is. `maxUploads` is the number of write-back
@@ -50,7 +60,17 @@ public enum VolumeStore {
             writeback = staged
             store = staged
         }
-        return Stack(store: CodecStore(store, compression: compression, cipher: cipher), writeback: writeback)
+        // The disk tier caches objects as stored (under the codec): compressed, checksummed and,
+        // for an encrypted volume, encrypted. It sits above staging, so a staged block read back
+        // is served from the cache like any other.
+        var diskCache: DiskCacheStore?
+        if let localCache, localCache.capacity > 0 {
+            let cache = DiskCacheStore(store, config: localCache)
+            diskCache = cache
+            store = cache
+        }
+        return Stack(store: CodecStore(store, compression: compression, cipher: cipher),
+                     writeback: writeback, diskCache: diskCache)
     }
 
     /// The environment variable naming a CA file for https object stores; it wins over the

@@ -96,8 +96,19 @@ class Volume:
     def format(self, *extra):
         return sluice("format", self.meta_url, self.name, "--bucket", self.bucket, *extra)
 
+    @property
+    def cache_dir(self):
+        """The client's local cache directory: inside the volume's directory, so tests never
+        fill the system's /var/cache/sluice."""
+        return os.path.join(self.root, "cache")
+
+    def cache_args(self, *given):
+        """`--cache-dir` for this volume unless the arguments name one already."""
+        return () if "--cache-dir" in given else ("--cache-dir", self.cache_dir)
+
     def mount(self, *extra):
-        sluice("mount", "-d", self.meta_url, self.mnt, "--log", self.log, *self.mount_args, *extra)
+        args = (*self.mount_args, *extra)
+        sluice("mount", "-d", self.meta_url, self.mnt, "--log", self.log, *self.cache_args(*args), *args)
         assert is_mounted(self.mnt), "mount -d returned but the mount point is not mounted"
         self.pids.append(self.pid())
 

@@ -36,7 +36,8 @@ def keys(tmp_path):
 
 def mount_error(vol, *extra, env=None):
     """Mounts expecting failure: non-zero exit, one line on stderr, nothing mounted."""
-    p = subprocess.run([os.environ["SLUICE_BIN"], "mount", "-d", vol.meta_url, vol.mnt, "--log", vol.log, *extra],
+    p = subprocess.run([os.environ["SLUICE_BIN"], "mount", "-d", vol.meta_url, vol.mnt, "--log", vol.log,
+                        *vol.cache_args(*extra), *extra],
                        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
                        env={**os.environ, **(env or {})})
     assert p.returncode != 0, f"mount succeeded:\n{p.stdout}"
@@ -81,8 +82,19 @@ def test_encrypted_volume_round_trip_and_bucket_holds_no_plaintext(make_volume, 
     assert PLAINTEXT_MARKER[:24] not in stored
     assert b"hello, encrypted world" not in stored
     assert files["big.bin"][1000:1032] not in stored
+    # The local disk cache holds blocks as stored: encrypted too.
+    cached = b""
+    for dirpath, _, names in os.walk(vol.cache_dir):
+        for name in names:
+            with open(os.path.join(dirpath, name), "rb") as f:
+                cached += f.read()
+    assert len(cached) > 9 * MiB
+    assert PLAINTEXT_MARKER[:24] not in cached
+    assert b"hello, encrypted world" not in cached
+    assert files["big.bin"][1000:1032] not in cached
     # The key can also come from the environment.
-    p = subprocess.run([os.environ["SLUICE_BIN"], "mount", "-d", vol.meta_url, vol.mnt, "--log", vol.log],
+    p = subprocess.run([os.environ["SLUICE_BIN"], "mount", "-d", vol.meta_url, vol.mnt, "--log", vol.log,
+                        *vol.cache_args()],
                        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
                        env={**os.environ, "SLUICE_RSA_KEY_FILE": keys["main"]})
     assert p.returncode == 0, p.stderr
@@ -173,7 +185,8 @@ def test_passphrase_protected_key_formats_and_mounts(make_volume, keys, monkeypa
 
 def test_tampered_object_reads_as_eio(make_volume, keys):
     vol = make_volume(format_args=("--encrypt-rsa-key", keys["main"]), mount=False)
-    vol.mount_args = ("--encrypt-rsa-key", keys["main"])
+    # Without the disk cache, whose good copies would (rightly) hide the damage in the bucket.
+    vol.mount_args = ("--encrypt-rsa-key", keys["main"], "--cache-size", "0")
     vol.mount()
     write_file(vol.path("victim"), os.urandom(100_000))
     write_file(vol.path("bystander"), os.urandom(100_000))

@@ -39,7 +39,8 @@ class Volume:
         self.run("format", self.meta, "posixvol", "--bucket", self.bucket, *self.format_args)
 
     def mount(self):
-        self.run("mount", "-d", self.meta, self.mnt, "--log", self.log)
+        # The local cache stays inside the test's directory, never in /var/cache/sluice.
+        self.run("mount", "-d", self.meta, self.mnt, "--log", self.log, "--cache-dir", os.path.join(self.base, "cache"))
         assert self.mounted(), f"sluice mount returned but {self.mnt} is not mounted\n{self.log_tail()}"
 
     def umount(self):

@@ -162,7 +162,9 @@ class Mount:
         self.pid = None
 
     def mount(self):
-        sluice("mount", "-d", self.volume.meta_url, self.mnt, "--log", self.log, *self.args)
+        # Each client's local cache stays inside the test's directory, never in /var/cache/sluice.
+        cache = () if "--cache-dir" in self.args else ("--cache-dir", os.path.join(self.volume.root, f"cache-{self.name}"))
+        sluice("mount", "-d", self.volume.meta_url, self.mnt, "--log", self.log, *cache, *self.args)
         assert is_mounted(self.mnt), f"mount -d returned but {self.mnt} is not mounted"
         self.pid = int(os.getxattr(self.mnt, "sluice.pid"))
         return self
