@@ -100,12 +100,25 @@ final class PostgresSession {
     /// Runs one statement (one round trip: Parse/Bind/Describe/Execute/Sync) and collects its
     /// rows. A connection failure or a timeout marks the session broken and closes it.
     func query(_ sql: String, _ binds: PostgresBindings = PostgresBindings()) throws -> PostgresQueryResult {
+        try wait(send(sql, binds))
+    }
+
+    /// Queues one statement without waiting for it. postgres-nio runs a connection's statements
+    /// one after the other, each only once the previous one has completed, so statements queued
+    /// together cost one wait of the calling thread instead of one each, and a statement is
+    /// never sent before the one queued ahead of it has answered.
+    func send(_ sql: String, _ binds: PostgresBindings = PostgresBindings()) throws -> EventLoopFuture<PostgresQueryResult> {
         if broken || connection.isClosed {
             broken = true
             throw PostgresFailure.connection("connection is closed")
         }
+        return connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
+    }
+
+    /// Waits for a future of this session's connection, classifying its failure as `query`
+    /// does.
+    func wait<T: Sendable>(_ future: EventLoopFuture<T>) throws -> T {
         do {
-            let future = connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
             return try PostgresBridge.wait(future, seconds: queryTimeout)
         } catch is PostgresBridge.TimedOut {
             close()
