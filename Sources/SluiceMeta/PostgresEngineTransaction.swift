@@ -185,6 +185,13 @@ final class PostgresTransaction: KVTransaction {
         }
         guard begun else { return }
         begun = false
+        guard writable else {
+            // A READ ONLY transaction has nothing to make durable and cannot fail to
+            // serialize, so its COMMIT is queued without waiting: it runs before anything the
+            // next user of this connection sends, and a connection it breaks fails that user.
+            _ = try session.send("COMMIT")
+            return
+        }
         _ = try session.query("COMMIT")
     }
 
