@@ -115,6 +115,52 @@ final class PostgresSession {
         return connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
     }
 
+    /// Queues `statements` in order and waits once until every one has completed, returning
+    /// each outcome (a statement after a failed one still runs; see `send`). All of them are
+    /// handed to the event loop in one task and completion wakes the caller once, so a batch
+    /// costs two thread wake-ups however many statements it holds — on a busy machine each
+    /// wake-up waits for a core. A timeout closes the connection; a failure is classified as
+    /// by `query` and marks the session broken when the connection went away.
+    func run(_ statements: [(sql: String, binds: PostgresBindings)]) throws -> [Result<PostgresQueryResult, PostgresFailure>] {
+        if broken || connection.isClosed {
+            broken = true
+            throw PostgresFailure.connection("connection is closed")
+        }
+        precondition(MultiThreadedEventLoopGroup.currentEventLoop == nil,
+                     "PostgresEngine must not be called from an event loop thread")
+        let connection = self.connection
+        let logger = self.logger
+        let outcomes = Locked<[Result<PostgresQueryResult, any Error>?]>(Array(repeating: nil, count: statements.count))
+        let done = DispatchSemaphore(value: 0)
+        connection.eventLoop.execute {
+            for (index, statement) in statements.enumerated() {
+                connection.query(PostgresQuery(unsafeSQL: statement.sql, binds: statement.binds), logger: logger)
+                    .whenComplete { result in
+                        let last = outcomes.withLock { outcomes -> Bool in
+                            outcomes[index] = result
+                            return !outcomes.contains { $0 == nil }
+                        }
+                        if last { done.signal() }
+                    }
+            }
+        }
+        if done.wait(timeout: .now() + .seconds(Int(queryTimeout))) == .timedOut {
+            close()
+            throw PostgresFailure.connection("no answer within \(queryTimeout) s")
+        }
+        return outcomes.withLock { $0 }.map { outcome in
+            switch outcome! {
+            case .success(let rows):
+                return .success(rows)
+            case .failure(let error):
+                let failure = PostgresFailure(error)
+                if case .connection = failure { broken = true }
+                if connection.isClosed { broken = true }
+                return .failure(failure)
+            }
+        }
+    }
+
     /// Waits for a future of this session's connection, classifying its failure as `query`
     /// does.
     func wait<T: Sendable>(_ future: EventLoopFuture<T>) throws -> T {

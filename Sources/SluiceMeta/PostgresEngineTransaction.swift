@@ -158,26 +158,28 @@ final class PostgresTransaction: KVTransaction {
                     ON CONFLICT (k) DO UPDATE SET v = excluded.v)
                     """)
             }
-            // The changes and the COMMIT are queued together (one wait; COMMIT is sent only
-            // once the changes have answered, see `PostgresSession.send`). The transaction id
-            // is caught as soon as the changes answer, so that a connection lost during the
-            // COMMIT still knows which transaction to ask about.
-            let changes = try start("WITH \(clauses.joined(separator: ", ")) SELECT pg_current_xact_id()::text", binds)
-            let xid = Locked<String?>(nil)
-            changes.whenSuccess { rows in xid.withLock { $0 = try? rows.first?.decode(String.self) } }
-            let committing: EventLoopFuture<PostgresQueryResult>
+            // BEGIN (if the body read nothing), the changes and the COMMIT are queued together:
+            // one wait, and COMMIT is sent only once the changes have answered (see
+            // `PostgresSession.send`). The changes' answer names the transaction, so that a
+            // connection lost during the COMMIT still knows which transaction to ask about.
+            var statements: [(sql: String, binds: PostgresBindings)] = []
+            if !begun { statements.append((beginStatement, PostgresBindings())) }
+            statements.append(("WITH \(clauses.joined(separator: ", ")) SELECT pg_current_xact_id()::text", binds))
+            statements.append(("COMMIT", PostgresBindings()))
+            begun = false
+            let outcomes: [Result<PostgresQueryResult, PostgresFailure>]
             do {
-                committing = try session.send("COMMIT")
+                outcomes = try session.run(statements)
             } catch let failure as PostgresFailure {
+                // Timed out: whether the COMMIT ran is not known, nor the transaction's id.
                 self.failure = failure
                 throw failure
             }
-            begun = false
-            do {
-                try session.wait(changes.and(committing).map { _ in () })
-            } catch let failure as PostgresFailure {
-                if case .connection(let message) = failure, let id = xid.withLock({ $0 }) {
-                    throw CommitOutcomeUnknown(xid: id, message: message)
+            for outcome in outcomes.dropLast(2) { _ = try outcome.get() }
+            let xid = try outcomes[outcomes.count - 2].get().first?.decode(String.self)
+            if case .failure(let failure) = outcomes[outcomes.count - 1] {
+                if case .connection(let message) = failure, let xid {
+                    throw CommitOutcomeUnknown(xid: xid, message: message)
                 }
                 throw failure
             }
@@ -221,29 +223,23 @@ final class PostgresTransaction: KVTransaction {
         if let failure { throw failure }
     }
 
-    /// Runs one statement inside the server transaction, beginning it first if needed.
-    private func run(_ sql: String, _ binds: PostgresBindings) throws -> PostgresQueryResult {
-        let future = try start(sql, binds)
-        do {
-            return try session.wait(future)
-        } catch let failure as PostgresFailure {
-            self.failure = failure
-            throw failure
-        }
+    private var beginStatement: String {
+        // Writers run SERIALIZABLE, readers REPEATABLE READ READ ONLY: both take their snapshot
+        // at the first statement after BEGIN and keep it to the end.
+        writable ? "BEGIN ISOLATION LEVEL SERIALIZABLE" : "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
     }
 
-    /// Queues one statement inside the server transaction, with BEGIN ahead of it if the
-    /// transaction has not begun: the returned future fails if either does. The caller waits.
-    private func start(_ sql: String, _ binds: PostgresBindings) throws -> EventLoopFuture<PostgresQueryResult> {
+    /// Runs one statement inside the server transaction, with BEGIN queued ahead of it (one
+    /// wait for both) when the transaction has not begun.
+    private func run(_ sql: String, _ binds: PostgresBindings) throws -> PostgresQueryResult {
         do {
-            guard !begun else { return try session.send(sql, binds) }
-            // Writers run SERIALIZABLE, readers REPEATABLE READ READ ONLY: both take their
-            // snapshot at the first statement after BEGIN and keep it to the end.
-            let begin = try session.send(writable ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
-                                                  : "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            var statements: [(sql: String, binds: PostgresBindings)] = []
+            if !begun { statements.append((beginStatement, PostgresBindings())) }
+            statements.append((sql, binds))
             begun = true
-            let statement = try session.send(sql, binds)
-            return begin.and(statement).map { $0.1 }
+            let outcomes = try session.run(statements)
+            for outcome in outcomes.dropLast() { _ = try outcome.get() }
+            return try outcomes[outcomes.count - 1].get()
         } catch let failure as PostgresFailure {
             self.failure = failure
             throw failure
