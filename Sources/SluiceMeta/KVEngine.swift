@@ -24,9 +24,16 @@ public protocol KVTransaction: AnyObject {
     /// Up to `limit` pairs whose keys start with `prefix` and sort strictly after `after`
     /// (or from the start of the prefix when nil), in ascending key order.
     func scan(prefix: [UInt8], after: [UInt8]?, limit: Int) throws -> [KVPair]
+    /// A hint that the body is about to `get` these keys: an engine whose reads are round trips
+    /// to a server reads them all in one and answers the gets that follow from what it read.
+    /// Changes nothing that the transaction sees.
+    func prefetch(_ keys: [[UInt8]]) throws
 }
 
 extension KVTransaction {
+    /// Local engines read cheaply one key at a time: nothing to do ahead.
+    public func prefetch(_ keys: [[UInt8]]) throws {}
+
     public func get(many keys: [[UInt8]]) throws -> [[UInt8]?] {
         try keys.map { try get($0) }
     }

@@ -40,10 +40,12 @@ extension MetaClient {
         if Trash.contains(parent) { throw Errno.notPermitted }
         let ino = InodeNumber(try inodeIDs.next())
         return try engine.write { tx in
+            let entryKey = MetaKeys.entry(parent, name)
+            // One round trip on a server engine for what every create reads.
+            try tx.prefetch([MetaKeys.attr(parent), entryKey, MetaKeys.totalInodes])
             var dir = try Self.directory(parent, in: tx)
             // A directory removed while someone still stands in it takes no new entries.
             guard dir.nlink > 0 else { throw Errno.noSuchFileOrDirectory }
-            let entryKey = MetaKeys.entry(parent, name)
             guard try tx.get(entryKey) == nil else { throw Errno.fileExists }
             let now = Timespec.now()
             var perms = new.permissions
@@ -126,8 +128,9 @@ extension MetaClient {
         // "." and ".." are directories (Linux unlink(2) answers EISDIR), never stored entries.
         if Self.isDotOrDotDot(name) { throw Errno.isDirectory }
         return try engine.write { tx in
-            var dir = try Self.directory(parent, in: tx)
             let entryKey = MetaKeys.entry(parent, name)
+            try tx.prefetch([MetaKeys.attr(parent), entryKey, MetaKeys.settings, MetaKeys.totalInodes])
+            var dir = try Self.directory(parent, in: tx)
             guard let entry = try tx.get(entryKey) else { throw Errno.noSuchFileOrDirectory }
             let (ino, type) = try MetaCoding.decodeEntry(entry)
             guard type != .directory else { throw Errno.isDirectory }

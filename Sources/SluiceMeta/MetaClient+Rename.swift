@@ -17,15 +17,16 @@ extension MetaClient {
         // Only deletions put files into the trash; files may be renamed out of it (restored).
         if Trash.contains(dstParent) { throw Errno.notPermitted }
         return try engine.write { tx -> InodeNumber? in
-            var src = try Self.directory(srcParent, in: tx)
             let srcKey = MetaKeys.entry(srcParent, srcName)
+            let dstKey = MetaKeys.entry(dstParent, dstName)
+            try tx.prefetch([MetaKeys.attr(srcParent), srcKey, MetaKeys.attr(dstParent), dstKey])
+            var src = try Self.directory(srcParent, in: tx)
             guard let srcEntry = try tx.get(srcKey) else { throw Errno.noSuchFileOrDirectory }
             let (ino, type) = try MetaCoding.decodeEntry(srcEntry)
             // `.trash` and its hourly directories stay where they are.
             if Trash.contains(ino) { throw Errno.notPermitted }
             var dst = srcParent == dstParent ? src : try Self.directory(dstParent, in: tx)
             guard dst.nlink > 0 else { throw Errno.noSuchFileOrDirectory }
-            let dstKey = MetaKeys.entry(dstParent, dstName)
             let dstEntry = try tx.get(dstKey).map(MetaCoding.decodeEntry)
             if srcParent == dstParent && srcName == dstName {
                 if flags.contains(.noReplace) { throw Errno.fileExists }

@@ -105,12 +105,71 @@ final class PostgresSession {
     /// Runs one statement (one round trip: Parse/Bind/Describe/Execute/Sync) and collects its
     /// rows. A connection failure or a timeout marks the session broken and closes it.
     func query(_ sql: String, _ binds: PostgresBindings = PostgresBindings()) throws -> PostgresQueryResult {
+        try wait(send(sql, binds))
+    }
+
+    /// Queues one statement without waiting for it. postgres-nio runs a connection's statements
+    /// one after the other, each only once the previous one has completed, so statements queued
+    /// together cost one wait of the calling thread instead of one each, and a statement is
+    /// never sent before the one queued ahead of it has answered.
+    func send(_ sql: String, _ binds: PostgresBindings = PostgresBindings()) throws -> EventLoopFuture<PostgresQueryResult> {
         if broken || connection.isClosed {
             broken = true
             throw PostgresFailure.connection("connection is closed")
         }
+        return connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
+    }
+
+    /// Queues `statements` in order and waits once until every one has completed, returning
+    /// each outcome (a statement after a failed one still runs; see `send`). All of them are
+    /// handed to the event loop in one task and completion wakes the caller once, so a batch
+    /// costs two thread wake-ups however many statements it holds — on a busy machine each
+    /// wake-up waits for a core. A timeout closes the connection; a failure is classified as
+    /// by `query` and marks the session broken when the connection went away.
+    func run(_ statements: [(sql: String, binds: PostgresBindings)]) throws -> [Result<PostgresQueryResult, PostgresFailure>] {
+        if broken || connection.isClosed {
+            broken = true
+            throw PostgresFailure.connection("connection is closed")
+        }
+        precondition(MultiThreadedEventLoopGroup.currentEventLoop == nil,
+                     "PostgresEngine must not be called from an event loop thread")
+        let connection = self.connection
+        let logger = self.logger
+        let outcomes = Locked<[Result<PostgresQueryResult, any Error>?]>(Array(repeating: nil, count: statements.count))
+        let done = DispatchSemaphore(value: 0)
+        connection.eventLoop.execute {
+            for (index, statement) in statements.enumerated() {
+                connection.query(PostgresQuery(unsafeSQL: statement.sql, binds: statement.binds), logger: logger)
+                    .whenComplete { result in
+                        let last = outcomes.withLock { outcomes -> Bool in
+                            outcomes[index] = result
+                            return !outcomes.contains { $0 == nil }
+                        }
+                        if last { done.signal() }
+                    }
+            }
+        }
+        if done.wait(timeout: .now() + .seconds(Int(queryTimeout))) == .timedOut {
+            close()
+            throw PostgresFailure.connection("no answer within \(queryTimeout) s")
+        }
+        return outcomes.withLock { $0 }.map { outcome in
+            switch outcome! {
+            case .success(let rows):
+                return .success(rows)
+            case .failure(let error):
+                let failure = PostgresFailure(error)
+                if case .connection = failure { broken = true }
+                if connection.isClosed { broken = true }
+                return .failure(failure)
+            }
+        }
+    }
+
+    /// Waits for a future of this session's connection, classifying its failure as `query`
+    /// does.
+    func wait<T: Sendable>(_ future: EventLoopFuture<T>) throws -> T {
         do {
-            let future = connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
             return try PostgresBridge.wait(future, seconds: queryTimeout)
         } catch is PostgresBridge.TimedOut {
             close()

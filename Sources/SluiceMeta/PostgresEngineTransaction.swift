@@ -15,6 +15,10 @@ final class PostgresTransaction: KVTransaction {
     private let table: String
     private let writable: Bool
     private var pending: [[UInt8]: [UInt8]?] = [:]
+    /// Values read from the server in this transaction (nil for absent). The snapshot does not
+    /// move during the transaction and its own writes are in `pending`, so reading a key again
+    /// would return the same; the server has already recorded the read for SSI.
+    private var cache: [[UInt8]: [UInt8]?] = [:]
     private var begun = false
     private var finished = false
     /// The first failure: after it the server transaction is aborted, so every later call (and
@@ -32,30 +36,33 @@ final class PostgresTransaction: KVTransaction {
     func get(_ key: [UInt8]) throws -> [UInt8]? {
         try checkUsable(writing: false)
         if let change = pending[key] { return change }
+        if let known = cache[key] { return known }
         var binds = PostgresBindings(capacity: 1)
         binds.append(ByteBuffer(bytes: key))
         let rows = try run("SELECT v FROM \(table) WHERE k = $1", binds)
-        guard let row = rows.first else { return nil }
-        return try decodeBytes(row.decode(ByteBuffer.self))
+        let value = try rows.first.map { try decodeBytes($0.decode(ByteBuffer.self)) }
+        cache[key] = .some(value)
+        return value
     }
 
     func get(many keys: [[UInt8]]) throws -> [[UInt8]?] {
+        try prefetch(keys)
+        return keys.map { key in pending[key] ?? cache[key]! }
+    }
+
+    /// Reads, in one statement, the keys neither written nor read yet in this transaction.
+    func prefetch(_ keys: [[UInt8]]) throws {
         try checkUsable(writing: false)
-        let missing = Array(Set(keys.filter { pending[$0] == nil }))
+        let missing = Array(Set(keys.filter { pending[$0] == nil && cache[$0] == nil }))
+        guard !missing.isEmpty else { return }
+        var binds = PostgresBindings(capacity: 1)
+        binds.append(missing.map { ByteBuffer(bytes: $0) })
         var found: [[UInt8]: [UInt8]] = [:]
-        if !missing.isEmpty {
-            // One round trip for all of them.
-            var binds = PostgresBindings(capacity: 1)
-            binds.append(missing.map { ByteBuffer(bytes: $0) })
-            for row in try run("SELECT k, v FROM \(table) WHERE k = ANY($1::bytea[])", binds) {
-                let (k, v) = try row.decode((ByteBuffer, ByteBuffer).self)
-                found[decodeBytes(k)] = decodeBytes(v)
-            }
+        for row in try run("SELECT k, v FROM \(table) WHERE k = ANY($1::bytea[])", binds) {
+            let (k, v) = try row.decode((ByteBuffer, ByteBuffer).self)
+            found[decodeBytes(k)] = decodeBytes(v)
         }
-        return keys.map { key in
-            if let change = pending[key] { return change }
-            return found[key]
-        }
+        for key in missing { cache[key] = .some(found[key]) }
     }
 
     func set(_ key: [UInt8], _ value: [UInt8]) throws {
@@ -121,7 +128,6 @@ final class PostgresTransaction: KVTransaction {
     /// `CommitOutcomeUnknown`, with the transaction's id, since the server may have committed.
     func commit() throws {
         if let failure { throw failure }
-        var xid: String?
         if !pending.isEmpty {
             var deleted: [ByteBuffer] = []
             var keys: [ByteBuffer] = []
@@ -152,20 +158,43 @@ final class PostgresTransaction: KVTransaction {
                     ON CONFLICT (k) DO UPDATE SET v = excluded.v)
                     """)
             }
-            let rows = try run("WITH \(clauses.joined(separator: ", ")) SELECT pg_current_xact_id()::text", binds)
-            xid = try rows.first.map { try $0.decode(String.self) }
+            // BEGIN (if the body read nothing), the changes and the COMMIT are queued together:
+            // one wait, and COMMIT is sent only once the changes have answered (see
+            // `PostgresSession.send`). The changes' answer names the transaction, so that a
+            // connection lost during the COMMIT still knows which transaction to ask about.
+            var statements: [(sql: String, binds: PostgresBindings)] = []
+            if !begun { statements.append((beginStatement, PostgresBindings())) }
+            statements.append(("WITH \(clauses.joined(separator: ", ")) SELECT pg_current_xact_id()::text", binds))
+            statements.append(("COMMIT", PostgresBindings()))
+            begun = false
+            let outcomes: [Result<PostgresQueryResult, PostgresFailure>]
+            do {
+                outcomes = try session.run(statements)
+            } catch let failure as PostgresFailure {
+                // Timed out: whether the COMMIT ran is not known, nor the transaction's id.
+                self.failure = failure
+                throw failure
+            }
+            for outcome in outcomes.dropLast(2) { _ = try outcome.get() }
+            let xid = try outcomes[outcomes.count - 2].get().first?.decode(String.self)
+            if case .failure(let failure) = outcomes[outcomes.count - 1] {
+                if case .connection(let message) = failure, let xid {
+                    throw CommitOutcomeUnknown(xid: xid, message: message)
+                }
+                throw failure
+            }
+            return
         }
         guard begun else { return }
-        do {
-            _ = try session.query("COMMIT")
-        } catch let failure as PostgresFailure {
-            begun = false
-            if case .connection(let message) = failure, let xid {
-                throw CommitOutcomeUnknown(xid: xid, message: message)
-            }
-            throw failure
-        }
         begun = false
+        guard writable else {
+            // A READ ONLY transaction has nothing to make durable and cannot fail to
+            // serialize, so its COMMIT is queued without waiting: it runs before anything the
+            // next user of this connection sends, and a connection it breaks fails that user.
+            _ = try session.send("COMMIT")
+            return
+        }
+        _ = try session.query("COMMIT")
     }
 
     /// Removes every key (for `PostgresEngine.reset`), dropping this transaction's own
@@ -173,6 +202,7 @@ final class PostgresTransaction: KVTransaction {
     func truncate() throws {
         try checkUsable(writing: true)
         pending.removeAll()
+        cache.removeAll()
         _ = try run("TRUNCATE \(table)", PostgresBindings())
     }
 
@@ -193,17 +223,23 @@ final class PostgresTransaction: KVTransaction {
         if let failure { throw failure }
     }
 
-    /// Runs one statement inside the server transaction, beginning it first if needed.
+    private var beginStatement: String {
+        // Writers run SERIALIZABLE, readers REPEATABLE READ READ ONLY: both take their snapshot
+        // at the first statement after BEGIN and keep it to the end.
+        writable ? "BEGIN ISOLATION LEVEL SERIALIZABLE" : "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+    }
+
+    /// Runs one statement inside the server transaction, with BEGIN queued ahead of it (one
+    /// wait for both) when the transaction has not begun.
     private func run(_ sql: String, _ binds: PostgresBindings) throws -> PostgresQueryResult {
         do {
-            if !begun {
-                // Writers run SERIALIZABLE, readers REPEATABLE READ READ ONLY: both take their
-                // snapshot at the first statement after BEGIN and keep it to the end.
-                _ = try session.query(writable ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
-                                               : "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                begun = true
-            }
-            return try session.query(sql, binds)
+            var statements: [(sql: String, binds: PostgresBindings)] = []
+            if !begun { statements.append((beginStatement, PostgresBindings())) }
+            statements.append((sql, binds))
+            begun = true
+            let outcomes = try session.run(statements)
+            for outcome in outcomes.dropLast() { _ = try outcome.get() }
+            return try outcomes[outcomes.count - 1].get()
         } catch let failure as PostgresFailure {
             self.failure = failure
             throw failure

@@ -41,11 +41,13 @@ enum RedisCommitOutcome {
 /// One attempt of a transaction on one pooled connection, valid only inside the engine call
 /// that created it.
 ///
-/// Every key the body reads from the server is WATCHed before it is read (in the same
-/// pipeline), and so is the index before a scan reads it. Writes are buffered in `pending`.
-/// At the end, MULTI/EXEC applies the writes (or, for a body that only read, applies nothing):
-/// EXEC fails when any watched key changed after it was watched, so a successful EXEC proves
-/// that every value the body saw was still current at that instant — one consistent snapshot.
+/// Every key the body reads with `get` is WATCHed before it is read (in the same pipeline). A
+/// scan reads index and values in one script and keeps the range with their digest
+/// (`RedisScanRange`); the index is not watched. Writes are buffered in `pending`. At the end,
+/// MULTI/EXEC applies the writes (or, for a body that only read, applies nothing): EXEC fails
+/// when any watched key changed after it was watched, and the script in it applies nothing when
+/// a scanned range no longer has its digest, so a commit proves that everything the body saw
+/// was still current at that instant — one consistent snapshot.
 final class RedisTransaction: KVTransaction {
     private let connection: RedisConnection
     private let names: RedisKeyNames
@@ -55,7 +57,10 @@ final class RedisTransaction: KVTransaction {
     /// Values read from the server in this attempt (nil for absent); every one is watched, so
     /// reading it again needs no round trip.
     private var cache: [[UInt8]: [UInt8]?] = [:]
-    private var indexWatched = false
+    /// Index ranges scanned in this attempt, validated at commit (see `RedisScanRange`).
+    private var ranges: [RedisScanRange] = []
+    /// Whether a WATCH was sent in this attempt (point reads watch; scans do not).
+    private var watching = false
     /// Round trips that read data. One round trip is atomic on the server, so a body that read
     /// only once saw a consistent state without validating it.
     private var readRounds = 0
@@ -99,6 +104,7 @@ final class RedisTransaction: KVTransaction {
     private static let watch = Array("WATCH".utf8)
     private static let get = Array("GET".utf8)
     private static let mget = Array("MGET".utf8)
+    private static let eval = Array("EVAL".utf8)
 
     // MARK: Reads
 
@@ -109,6 +115,7 @@ final class RedisTransaction: KVTransaction {
         let name = names.value(key)
         let replies = try send([[Self.watch, name], [Self.get, name]])
         readRounds += 1
+        watching = true
         let value = try recorded { try replies[0].checked(); return try replies[1].checked().bulk() }
         cache[key] = .some(value)
         return value
@@ -120,6 +127,11 @@ final class RedisTransaction: KVTransaction {
         return keys.map { key in pending[key] ?? cache[key]! }
     }
 
+    func prefetch(_ keys: [[UInt8]]) throws {
+        try checkUsable(writing: false)
+        try fetch(keys.filter { pending[$0] == nil })
+    }
+
     /// Watches and reads, in one round trip, the keys of `keys` not yet in the cache.
     private func fetch(_ keys: [[UInt8]]) throws {
         var missing: [[UInt8]] = []
@@ -129,6 +141,7 @@ final class RedisTransaction: KVTransaction {
         let redisNames = missing.map(names.value)
         let replies = try send([[Self.watch] + redisNames, [Self.mget] + redisNames])
         readRounds += 1
+        watching = true
         let values = try recorded { () -> [RedisReply] in
             try replies[0].checked()
             let values = try replies[1].checked().elements()
@@ -154,21 +167,33 @@ final class RedisTransaction: KVTransaction {
         let (wanted, overflow) = limit.addingReportingOverflow(deletions)
         let fetchCount = overflow ? Int.max : wanted
 
-        var range: [[UInt8]] = [Array("ZRANGEBYLEX".utf8), names.index,
-                                start.isEmpty ? Array("-".utf8) : Array("[".utf8) + start,
-                                end.map { Array("(".utf8) + $0 } ?? Array("+".utf8)]
-        if fetchCount < Int.max { range += [Array("LIMIT".utf8), Array("0".utf8), Array(String(fetchCount).utf8)] }
-        var commands: [[[UInt8]]] = []
-        if !indexWatched { commands.append([Self.watch, names.index]) }
-        commands.append(range)
-        let replies = try send(commands)
+        // Index and values in one script: one round trip, one atomic state, and no WATCH on the
+        // index (the range is validated by its digest at commit instead).
+        let min = start.isEmpty ? Array("-".utf8) : Array("[".utf8) + start
+        let max = end.map { Array("(".utf8) + $0 } ?? Array("+".utf8)
+        let requested = fetchCount < Int.max ? fetchCount : -1
+        let replies = try send([[Self.eval, RedisScripts.scan, Array("1".utf8), names.index, names.valuePrefix,
+                                 min, max, Array(String(requested).utf8)]])
         readRounds += 1
-        indexWatched = true
-        let members = try recorded { () -> [[UInt8]] in
-            for reply in replies.dropLast() { try reply.checked() }
-            return try replies.last!.checked().elements().map { try $0.bulk() ?? [] }
+        let (digest, members, values) = try recorded { () -> ([UInt8], [[UInt8]], [RedisReply]) in
+            let parts = try replies[0].checked().elements()
+            guard parts.count == 3, let digest = try parts[0].bulk() else {
+                throw RedisFailure.unexpected("scan script returned \(parts.count) parts")
+            }
+            let members = try parts[1].elements().map { try $0.bulk() ?? [] }
+            let values = try parts[2].elements()
+            guard values.count == members.count else {
+                throw RedisFailure.unexpected("scan script returned \(members.count) keys and \(values.count) values")
+            }
+            return (digest, members, values)
         }
-        try fetch(members.filter { pending[$0] == nil })
+        // A full page was cut at its last member: only up to there was read.
+        let full = requested >= 0 && members.count == requested
+        ranges.append(RedisScanRange(min: min, max: full ? Array("[".utf8) + members.last! : max,
+                                     limit: members.count + 1, digest: digest))
+        for (key, value) in zip(members, values) where pending[key] == nil {
+            cache[key] = .some(try recorded { try value.bulk() })
+        }
 
         // Merge the server's keys with the overlay, as MemoryEngine does.
         var result: [KVPair] = []
@@ -191,8 +216,8 @@ final class RedisTransaction: KVTransaction {
             case let (b?, nil):
                 key = b; value = cache[b]!; i += 1
             }
-            // A server key without a value was deleted after the index was read; the index is
-            // watched, so this attempt will not commit.
+            // The script reads index and values atomically, so a member without a value means
+            // a torn store; skip it as a deleted key would be.
             if let value { result.append(KVPair(key: key, value: value)) }
         }
         return result
@@ -212,16 +237,31 @@ final class RedisTransaction: KVTransaction {
 
     // MARK: Ending
 
-    /// True when everything the body read is still current (EXEC of an empty MULTI succeeds).
+    /// True when everything the body read is still current: EXEC of a MULTI that holds nothing
+    /// (or only the check of the scanned ranges) succeeds and the ranges are unchanged.
     /// A body that read in at most one round trip saw one state and needs no check.
     func validate() throws -> Bool {
         guard readRounds > 1 else {
-            connection.leftoverWatches = readRounds > 0
+            // Watches of this attempt stay set until the next command that clears them (a
+            // previous attempt's were cleared by this one's first send, if it sent anything).
+            if watching { connection.leftoverWatches = true }
             return true
         }
-        let replies = try send([[Array("MULTI".utf8)], [Array("EXEC".utf8)]])
-        try recorded { try replies[0].checked() }
-        return try recorded { try replies[1].checked() } != .null
+        var commands: [[[UInt8]]] = [[Array("MULTI".utf8)]]
+        if !ranges.isEmpty {
+            commands.append([Self.eval, RedisScripts.validate, Array("1".utf8), names.index, names.valuePrefix]
+                            + RedisScripts.arguments(for: ranges))
+        }
+        commands.append([Array("EXEC".utf8)])
+        let replies = try send(commands)
+        return try recorded { () -> Bool in
+            for reply in replies.dropLast() { try reply.checked() }
+            let result = try replies.last!.checked()
+            if result == .null { return false }
+            guard !ranges.isEmpty else { return true }
+            let items = try result.elements()
+            return try items.first?.checked() == .integer(1)
+        }
     }
 
     /// Applies the buffered writes atomically, provided nothing read has changed. The commit
@@ -230,36 +270,53 @@ final class RedisTransaction: KVTransaction {
     /// A `RedisFailure.connection` thrown here leaves the outcome unknown.
     func commit() throws -> RedisCommitOutcome {
         guard writable, !pending.isEmpty else { return try validate() ? .committed : .conflict }
-        var sets: [[UInt8]] = [Array("MSET".utf8)]
-        var added: [[UInt8]] = [Array("ZADD".utf8), names.index]
-        var deleted: [[UInt8]] = [Array("DEL".utf8)]
-        var removed: [[UInt8]] = [Array("ZREM".utf8), names.index]
-        for (key, change) in pending {
-            if let value = change {
-                sets += [names.value(key), value]
-                added += [Array("0".utf8), key]
-            } else {
-                deleted.append(names.value(key))
-                removed.append(key)
-            }
-        }
         connection.commitSequence += 1
+        let marker = [names.marker(connection.markerID), Array(String(connection.commitSequence).utf8),
+                      Array(String(RedisEngine.markerLifetimeSeconds).utf8)]
         var commands: [[[UInt8]]] = [[Array("MULTI".utf8)]]
-        if sets.count > 1 { commands += [sets, added] }
-        if deleted.count > 1 { commands += [deleted, removed] }
-        commands.append([Array("SET".utf8), names.marker(connection.markerID),
-                         Array(String(connection.commitSequence).utf8), Array("EX".utf8),
-                         Array(String(RedisEngine.markerLifetimeSeconds).utf8)])
+        if ranges.isEmpty {
+            var sets: [[UInt8]] = [Array("MSET".utf8)]
+            var added: [[UInt8]] = [Array("ZADD".utf8), names.index]
+            var deleted: [[UInt8]] = [Array("DEL".utf8)]
+            var removed: [[UInt8]] = [Array("ZREM".utf8), names.index]
+            for (key, change) in pending {
+                if let value = change {
+                    sets += [names.value(key), value]
+                    added += [Array("0".utf8), key]
+                } else {
+                    deleted.append(names.value(key))
+                    removed.append(key)
+                }
+            }
+            if sets.count > 1 { commands += [sets, added] }
+            if deleted.count > 1 { commands += [deleted, removed] }
+            commands.append([Array("SET".utf8), marker[0], marker[1], Array("EX".utf8), marker[2]])
+        } else {
+            // The ranges must be checked and the writes applied with nothing in between: one
+            // script, inside the MULTI so that the point reads' WATCHes still apply.
+            var sets: [[UInt8]] = []
+            var deletes: [[UInt8]] = []
+            for (key, change) in pending {
+                if let value = change { sets += [key, value] } else { deletes.append(key) }
+            }
+            commands.append([Self.eval, RedisScripts.commit, Array("1".utf8), names.index, names.valuePrefix]
+                            + RedisScripts.arguments(for: ranges)
+                            + [Array(String(sets.count / 2).utf8)] + sets
+                            + [Array(String(deletes.count).utf8)] + deletes + marker)
+        }
         commands.append([Array("EXEC".utf8)])
         if fault == .requestLost { try simulateLostConnection("connection lost before EXEC") }
         let replies = try send(commands)
         if fault == .replyLost { try simulateLostConnection("EXEC reply lost") }
+        let scripted = !ranges.isEmpty
         return try recorded { () -> RedisCommitOutcome in
             // Queueing errors (e.g. OOM) make EXEC fail with EXECABORT: nothing was applied.
             for reply in replies.dropLast() { try reply.checked() }
             let result = try replies.last!.checked()
             if result == .null { return .conflict }
-            for reply in try result.elements() { try reply.checked() }
+            let items = try result.elements()
+            for reply in items { try reply.checked() }
+            if scripted, items.first != .integer(1) { return .conflict }
             return .committed
         }
     }

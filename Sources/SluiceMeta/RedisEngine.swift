@@ -19,15 +19,18 @@ import Darwin
 ///
 /// With equal scores a sorted set orders its members by memcmp, which is the engine's key
 /// order, so a prefix scan is one `ZRANGEBYLEX {prefix}:i [start (end LIMIT 0 n` (O(log N + n),
-/// never a walk of the keyspace) followed by one `MGET` of the values: memory is bounded by the
-/// page. Values live in separate strings rather than in one hash so that WATCH, which works on
-/// whole Redis keys, detects conflicts per volume key; the index changes only when a key is
-/// created or deleted (ZADD of an existing member changes nothing and touches nothing).
+/// never a walk of the keyspace) plus an `MGET` of the values, both in one Lua script (one round
+/// trip, one atomic state; see `RedisScripts`): memory is bounded by the page. Values live in
+/// separate strings rather than in one hash so that WATCH, which works on whole Redis keys,
+/// detects conflicts per volume key; the index changes only when a key is created or deleted.
 ///
-/// Transactions are optimistic (see `RedisTransaction`): reads WATCH what they read (the index
-/// for scans), writes are buffered, and MULTI/EXEC applies them only if nothing watched has
-/// changed; a nil EXEC reruns the body after a jittered backoff, at most `maxConflictRetries`
-/// times. A read-only transaction validates its reads the same way (an empty MULTI/EXEC) unless
+/// Transactions are optimistic (see `RedisTransaction`): point reads WATCH what they read,
+/// scans record the range they read with a digest of its members and values, writes are
+/// buffered, and MULTI/EXEC applies them only if nothing watched has changed and (checked by a
+/// script inside the same EXEC) every scanned range still has its digest. A scan therefore
+/// conflicts only with changes inside the range it read, not with creates elsewhere in the
+/// volume. A nil EXEC or a changed range reruns the body after a jittered backoff, at most
+/// `maxConflictRetries` times. A read-only transaction validates its reads the same way (an empty MULTI/EXEC) unless
 /// it read in a single round trip, so it always returns what one instant of the server held.
 /// A body that throws is also validated first: an error that came from a torn read reruns the
 /// body instead of escaping.

@@ -58,6 +58,44 @@ extension KVEngineConformance {
         expect.isTrue(reads.withLock { $0 } > 0, "readers ran")
     }
 
+    /// Write transactions decide on what a scan saw: each finds the prefix `slot/` empty and
+    /// fills it, or finds one key there and removes it. A scan that did not conflict with a key
+    /// created in its range by another transaction (a phantom) would let two of them fill the
+    /// empty prefix. Meanwhile other threads create and delete keys next to the range
+    /// (`slou/`, `sloa/`), which must not disturb it.
+    func checkScanPhantoms(_ engine: any KVEngine, _ expect: Expect) throws {
+        let prefix = bytes("slot/")
+        let filled = Locked(0)
+        let emptied = Locked(0)
+        let errors = Self.onThreads(6) { thread in
+            if thread >= 4 {
+                let neighbour = bytes(thread == 4 ? "slou/" : "sloa/")
+                for i in 0..<100 {
+                    try engine.write { try $0.set(neighbour + bytes("\(i)"), [1]) }
+                    try engine.write { try $0.delete(neighbour + bytes("\(i)")) }
+                }
+                return
+            }
+            for i in 0..<50 {
+                let didFill = try engine.write { tx -> Bool in
+                    let page = try tx.scan(prefix: prefix, after: nil, limit: 10)
+                    if page.count > 1 { throw InconsistentRead(detail: "\(page.count) keys in slot/") }
+                    if let only = page.first {
+                        try tx.delete(only.key)
+                        return false
+                    }
+                    try tx.set(prefix + bytes("\(thread)-\(i)"), [UInt8(thread)])
+                    return true
+                }
+                if didFill { filled.withLock { $0 += 1 } } else { emptied.withLock { $0 += 1 } }
+            }
+        }
+        expect.equal(errors, [], "no two transactions filled the empty prefix")
+        let left = try engine.read { try $0.scan(prefix: prefix, after: nil, limit: 10).count }
+        expect.equal(filled.withLock { $0 } - emptied.withLock { $0 }, left, "every fill and removal applied once")
+        expect.isTrue(left <= 1, "at most one key in slot/ (\(left))")
+    }
+
     /// Two engines on one store (as two processes would have) increment one counter at once.
     func checkSharedStore(reopen: () throws -> any KVEngine, _ expect: Expect) throws {
         let first = try make()

@@ -29,7 +29,7 @@ public struct KVEngineConformance {
     public enum Check: String, CaseIterable, Sendable {
         case basics, readYourWrites, rollbackOnThrow, readOnlyTransactions
         case prefixScans, paging, scanLimits, binaryKeys, largeValues, counters, getMany
-        case concurrentWriters, snapshotReads, reset, persistence, sharedStore
+        case concurrentWriters, snapshotReads, scanPhantoms, reset, persistence, sharedStore
     }
 
     /// Runs every check; a failing or throwing check is reported and the others still run.
@@ -76,6 +76,7 @@ public struct KVEngineConformance {
         case .getMany: try checkGetMany(engine, expect)
         case .concurrentWriters: try checkConcurrentWriters(engine, expect)
         case .snapshotReads: try checkSnapshotReads(engine, expect)
+        case .scanPhantoms: try checkScanPhantoms(engine, expect)
         case .reset: try checkReset(engine, expect)
         case .persistence, .sharedStore: break
         }
