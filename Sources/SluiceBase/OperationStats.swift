@@ -40,8 +40,13 @@ public enum OperationStats {
     public static let objectDelete = OperationCounter("object.delete")
     public static let objectHead = OperationCounter("object.head")
     public static let objectList = OperationCounter("object.list")
+    /// Whole blocks fetched in the background ahead of sequential readers.
+    public static let readAhead = OperationCounter("block.readahead")
+    /// Whole blocks fetched in the background after a random read missed them (`--prefetch`).
+    public static let randomPrefetch = OperationCounter("block.prefetch")
 
-    public static let all = [fuse, metaRead, metaWrite, objectGet, objectPut, objectDelete, objectHead, objectList]
+    public static let all = [fuse, metaRead, metaWrite, objectGet, objectPut, objectDelete, objectHead, objectList,
+                             readAhead, randomPrefetch]
 
     /// `name count nanoseconds` lines, one per counter.
     public static func render() -> String {

@@ -36,6 +36,7 @@ public final class VFS: Sendable {
         chunkConfig.blockSize = settings.blockSize
         chunkConfig.bufferBytes = config.bufferSize
         chunkConfig.memoryCacheBytes = config.memoryCacheSize
+        chunkConfig.randomPrefetches = config.prefetch
         chunks = ChunkStore(store: store, config: chunkConfig)
         worker = BackgroundWorker(meta: meta, chunks: chunks, sessionTimeout: config.sessionTimeout)
     }
