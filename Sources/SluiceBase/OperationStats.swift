@@ -47,8 +47,13 @@ public enum OperationStats {
     public static let cacheWrite = OperationCounter("cache.write")
     public static let cacheEvict = OperationCounter("cache.evict")
 
+    /// Whole blocks fetched in the background ahead of sequential readers.
+    public static let readAhead = OperationCounter("block.readahead")
+    /// Whole blocks fetched in the background after a random read missed them (`--prefetch`).
+    public static let randomPrefetch = OperationCounter("block.prefetch")
+
     public static let all = [fuse, metaRead, metaWrite, objectGet, objectPut, objectDelete, objectHead, objectList,
-                             cacheHit, cacheMiss, cacheWrite, cacheEvict]
+                             cacheHit, cacheMiss, cacheWrite, cacheEvict, readAhead, randomPrefetch]
 
     /// `name count nanoseconds` lines, one per counter.
     public static func render() -> String {

@@ -47,6 +47,11 @@ struct MountCommand: ParsableCommand {
     @Option(help: "Block uploads to the object store at once (threads).")
     var maxUploads = 20
 
+    // Off by default: with only the memory cache, the whole-block fetches cost random readers
+    // more than the later hits save (docs/benchmarks.md); worth it with a cache that holds them.
+    @Option(help: "Whole blocks fetched in the background at once after random reads miss them (0: off).")
+    var prefetch = 0
+
     @Option(help: "Seconds the kernel caches attributes.")
     var attrCache = 1.0
 
@@ -103,6 +108,7 @@ struct MountCommand: ParsableCommand {
         guard maxUploads >= 1 else { throw UsageError("invalid --max-uploads \(maxUploads) (at least 1)") }
         let delay = try DurationOption.parse(uploadDelay, name: "--upload-delay")
         if delay > 0 && !writeback { throw UsageError("--upload-delay needs --writeback") }
+        guard (0...64).contains(prefetch) else { throw UsageError("invalid --prefetch \(prefetch) (0 to 64)") }
         guard sessionTimeout >= 1 && sessionTimeout.isFinite else {
             throw UsageError("invalid --session-timeout \(sessionTimeout) (at least 1 second)")
         }
@@ -132,6 +138,7 @@ struct MountCommand: ParsableCommand {
         config.bufferSize = buffer
         config.memoryCacheSize = memoryCache
         config.maxUploads = maxUploads
+        config.prefetch = prefetch
         // Block buffers are megabytes each: glibc's dynamic mmap threshold would otherwise
         // start serving them from the heap after the first frees, and the heap never shrinks.
         mallopt(M_MMAP_THRESHOLD, 1 << 20)

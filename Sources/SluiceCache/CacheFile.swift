@@ -40,17 +40,22 @@ enum CacheFile {
         (headerSize + key.utf8.count + objectLength + 4095) & ~4095
     }
 
-    static func crc(key: String, object: [UInt8]) -> UInt32 {
+    static func crc(key: String, object: [UInt8]) -> UInt32 { crc(key: key, parts: [object]) }
+
+    /// The CRC of the key followed by the object stored as `parts` one after the other.
+    static func crc(key: String, parts: [[UInt8]]) -> UInt32 {
         var c = Array(key.utf8).withUnsafeBufferPointer { UInt32(crc32_z(0, $0.baseAddress, $0.count)) }
-        c = object.withUnsafeBufferPointer { UInt32(crc32_z(UInt(c), $0.baseAddress, $0.count)) }
+        for part in parts {
+            c = part.withUnsafeBufferPointer { UInt32(crc32_z(UInt(c), $0.baseAddress, $0.count)) }
+        }
         return c
     }
 
-    static func header(key: String, object: [UInt8]) -> [UInt8] {
+    static func header(key: String, parts: [[UInt8]]) -> [UInt8] {
         var w = ByteWriter(capacity: headerSize + key.utf8.count)
         w.raw(magic)
-        w.u32(crc(key: key, object: object))
-        w.u32(UInt32(object.count))
+        w.u32(crc(key: key, parts: parts))
+        w.u32(UInt32(parts.reduce(0) { $0 + $1.count }))
         w.u32(UInt32(key.utf8.count))
         w.raw(Array(key.utf8))
         return w.bytes
@@ -140,7 +145,8 @@ enum CacheFile {
     /// Writes the file of `key` atomically (a temporary file renamed into place; no fsync:
     /// a cache file lost in a crash is a miss, a torn one fails its checks). Creates the
     /// bucket directory when missing.
-    static func write(path: String, directory: String, temp: String, key: String, object: [UInt8]) throws(Failure) {
+    /// The object is given as `parts` stored one after the other (see `ObjectStore.put(_:parts:)`).
+    static func write(path: String, directory: String, temp: String, key: String, parts: [[UInt8]]) throws(Failure) {
         var fd: Int32 = -1
         for attempt in 0..<2 {
             fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
@@ -152,8 +158,8 @@ enum CacheFile {
         defer { if !ok { unlink(temp) } }
         do {
             defer { close(fd) }
-            try writeAll(fd, header(key: key, object: object), path: temp)
-            try writeAll(fd, object, path: temp)
+            try writeAll(fd, header(key: key, parts: parts), path: temp)
+            for part in parts { try writeAll(fd, part, path: temp) }
         }
         guard rename(temp, path) == 0 else { throw failure("rename", path) }
         ok = true

@@ -29,8 +29,13 @@ final class CacheRoot: @unchecked Sendable {
 
     private struct Pending {
         var key: String
-        var data: [UInt8]
+        /// The object as stored one part after the other: a put's header and block buffer are
+        /// kept as they came, so queuing costs no copy.
+        var parts: [[UInt8]]
+        var count: Int
         var token: UInt64
+
+        var joined: [UInt8] { parts.count == 1 ? parts[0] : Array(parts.joined()) }
     }
 
     private let cond = NSCondition()
@@ -97,9 +102,10 @@ final class CacheRoot: @unchecked Sendable {
         }
         if let p = pending[name], p.key == key {
             cond.unlock()
-            let start = min(max(0, offset), p.data.count)
-            let end = length.map { min(p.data.count, start + max(0, $0)) } ?? p.data.count
-            return start == 0 && end == p.data.count ? p.data : Array(p.data[start..<end])
+            let data = p.joined
+            let start = min(max(0, offset), data.count)
+            let end = length.map { min(data.count, start + max(0, $0)) } ?? data.count
+            return start == 0 && end == data.count ? data : Array(data[start..<end])
         }
         let indexed = index.touch(name)
         let look = indexed || scanning
@@ -152,25 +158,26 @@ final class CacheRoot: @unchecked Sendable {
         return epochs[slot(name)]
     }
 
-    /// Queues `data` as the object `key` for the background writer; dropped when the backlog
+    /// Queues `parts` (stored one after the other) as the object `key` for the background writer; dropped when the backlog
     /// is full or the root out of service. A fill after a get (`since` its epoch) is also
     /// dropped when the object is cached or queued already, or was put or deleted meanwhile;
     /// a put's data (`since` nil) replaces whatever is queued.
     @discardableResult
-    func enqueue(key: String, name: CacheName, data: [UInt8], since: UInt32?) -> Bool {
+    func enqueue(key: String, name: CacheName, parts: [[UInt8]], since: UInt32?) -> Bool {
+        let count = parts.reduce(0) { $0 + $1.count }
         cond.lock()
         defer { cond.unlock() }
         guard inService, !stopped else { return false }
         if let since {
             guard epochs[slot(name)] == since, pending[name] == nil, !index.contains(name) else { return false }
         } else if let old = pending.removeValue(forKey: name) {
-            backlog -= old.data.count
+            backlog -= old.count
         }
-        guard backlog + data.count <= maxBacklog else { return false }
+        guard backlog + count <= maxBacklog else { return false }
         tokens += 1
-        pending[name] = Pending(key: key, data: data, token: tokens)
+        pending[name] = Pending(key: key, parts: parts, count: count, token: tokens)
         queue.append(name)
-        backlog += data.count
+        backlog += count
         cond.broadcast()
         return true
     }
@@ -184,7 +191,7 @@ final class CacheRoot: @unchecked Sendable {
 
     /// Writes the object now, on the calling thread (warmup); whether it is cached.
     func store(key: String, name: CacheName, data: [UInt8]) -> Bool {
-        write(key: key, name: name, data: data, token: nil)
+        write(key: key, name: name, parts: [data], token: nil)
     }
 
     /// Drops the object (queued, indexed or on disk); whether there was a copy. Called before
@@ -194,7 +201,7 @@ final class CacheRoot: @unchecked Sendable {
         cond.lock()
         epochs[slot(name)] &+= 1
         let queued = pending.removeValue(forKey: name)
-        if let queued { backlog -= queued.data.count }
+        if let queued { backlog -= queued.count }
         let indexed = index.remove(name)
         cond.unlock()
         let unlinked = unlink(path(name)) == 0
@@ -222,12 +229,12 @@ final class CacheRoot: @unchecked Sendable {
             }
             writing += 1
             cond.unlock()
-            _ = write(key: item.key, name: name, data: item.data, token: item.token)
+            _ = write(key: item.key, name: name, parts: item.parts, token: item.token)
             cond.lock()
             writing -= 1
             if pending[name]?.token == item.token {
                 pending[name] = nil
-                backlog -= item.data.count
+                backlog -= item.count
             }
             cond.broadcast()
             cond.unlock()
@@ -236,13 +243,13 @@ final class CacheRoot: @unchecked Sendable {
 
     /// Writes one cache file, making room first. `token` is the queued entry's: if it was
     /// dropped meanwhile (the object was deleted), the file is removed again.
-    private func write(key: String, name: CacheName, data: [UInt8], token: UInt64?) -> Bool {
-        let size = CacheFile.diskSize(key: key, objectLength: data.count)
+    private func write(key: String, name: CacheName, parts: [[UInt8]], token: UInt64?) -> Bool {
+        let size = CacheFile.diskSize(key: key, objectLength: parts.reduce(0) { $0 + $1.count })
         guard size <= capacity, makeRoom(for: size) else { return false }
         let file = path(name)
         let temp = "\(bucketDirectory(name))/.tmp.\(getpid()).\(UInt64.random(in: 0...UInt64.max))"
         do throws(CacheFile.Failure) {
-            try CacheFile.write(path: file, directory: bucketDirectory(name), temp: temp, key: key, object: data)
+            try CacheFile.write(path: file, directory: bucketDirectory(name), temp: temp, key: key, parts: parts)
         } catch .full {
             // The disk is full (nothing kept a free share, or another program filled it): give
             // back room for this block and the next, and drop this one.

@@ -66,17 +66,21 @@ public final class DiskCacheStore: ObjectStore, @unchecked Sendable {
         OperationStats.cacheMiss.increment()
         let epoch = root.epoch(name)
         let data = try base.get(key, offset: offset, length: length)
-        if offset == 0 && length == nil { root.enqueue(key: key, name: name, data: data, since: epoch) }
+        if offset == 0 && length == nil { root.enqueue(key: key, name: name, parts: [data], since: epoch) }
         return data
     }
 
-    public func put(_ key: String, _ data: [UInt8]) throws {
-        guard let (root, name) = place(key) else { return try base.put(key, data) }
+    public func put(_ key: String, _ data: [UInt8]) throws { try put(key, parts: [data]) }
+
+    /// Passes the parts down unjoined and queues them as they are: the codec's header and the
+    /// writer's block buffer are never copied into one array on the way.
+    public func put(_ key: String, parts: [[UInt8]]) throws {
+        guard let (root, name) = place(key) else { return try base.put(key, parts: parts) }
         // An older copy must not outlive the new object.
         _ = root.remove(name)
-        try base.put(key, data)
+        try base.put(key, parts: parts)
         // Not queued (backlog full): a get racing this put may have cached the older object.
-        if !root.enqueue(key: key, name: name, data: data, since: nil) { _ = root.remove(name) }
+        if !root.enqueue(key: key, name: name, parts: parts, since: nil) { _ = root.remove(name) }
     }
 
     public func head(_ key: String) throws -> ObjectInfo? { try base.head(key) }

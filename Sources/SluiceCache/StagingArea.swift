@@ -40,7 +40,7 @@ final class StagingArea: Sendable {
 
     /// Writes `data` to a new temporary file beside `path` and makes it durable (fsync), creating
     /// missing directories durably too; returns the temporary's path for `install`.
-    func writeTemporary(for path: String, _ data: [UInt8]) throws -> String {
+    func writeTemporary(for path: String, parts: [[UInt8]]) throws -> String {
         let dir = Self.directory(of: path)
         let temp = "\(dir)/\(Self.tempPrefix)\(getpid()).\(UInt64.random(in: 0...UInt64.max))"
         var fd: Int32 = -1
@@ -61,15 +61,17 @@ final class StagingArea: Sendable {
             close(fd)
             if !ok { unlink(temp) }
         }
-        try data.withUnsafeBytes { buf in
-            var done = 0
-            while done < buf.count {
-                let n = write(fd, buf.baseAddress! + done, buf.count - done)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw Self.failure("write", temp)
+        for data in parts {
+            try data.withUnsafeBytes { buf in
+                var done = 0
+                while done < buf.count {
+                    let n = write(fd, buf.baseAddress! + done, buf.count - done)
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        throw Self.failure("write", temp)
+                    }
+                    done += n
                 }
-                done += n
             }
         }
         // The data must be on disk before the name points at it: after a crash a staged file

@@ -103,22 +103,27 @@ public final class WritebackStore: ObjectStore, @unchecked Sendable {
 
     // MARK: - ObjectStore
 
-    public func put(_ key: String, _ data: [UInt8]) throws {
+    public func put(_ key: String, _ data: [UInt8]) throws { try put(key, parts: [data]) }
+
+    /// Writes the parts one after the other into the staging file (and passes them down
+    /// unjoined when staging fails): no joined copy of a block.
+    public func put(_ key: String, parts: [[UInt8]]) throws {
+        let size = parts.reduce(0) { $0 + $1.count }
         let root = rootIndex(for: key)
         let path: String
         let temp: String
         do {
             guard !isStopped else { throw EngineError("write-back is shut down") }
             path = try staging.path(root: root, key: key)
-            temp = try staging.writeTemporary(for: path, data)
+            temp = try staging.writeTemporary(for: path, parts: parts)
         } catch {
-            try putDirectly(key, data, because: error)
+            try putDirectly(key, parts, because: error)
             return
         }
         do {
             try keyLocks.withLock(key) {
                 try staging.install(temp, at: path)
-                if let old = stage(key, root: root, size: data.count),
+                if let old = stage(key, root: root, size: size),
                    let oldPath = try? staging.path(root: old, key: key) {
                     // Staged in another root by an earlier run (the roots changed): that older
                     // version must not be uploaded at the next start.
@@ -126,7 +131,7 @@ public final class WritebackStore: ObjectStore, @unchecked Sendable {
                 }
             }
         } catch {
-            try putDirectly(key, data, because: error)
+            try putDirectly(key, parts, because: error)
             return
         }
         try staging.syncDirectory(of: path)
@@ -158,11 +163,11 @@ public final class WritebackStore: ObjectStore, @unchecked Sendable {
     /// The fallback when staging fails: a synchronous put to the backend. An object of the
     /// same key already staged would be uploaded over it later, so then the error stands
     /// (object keys are never reused by the chunk layer, so this does not happen there).
-    private func putDirectly(_ key: String, _ data: [UInt8], because error: any Error) throws {
+    private func putDirectly(_ key: String, _ parts: [[UInt8]], because error: any Error) throws {
         let staged = cond.withLock { entries[key].map { !$0.deleted } ?? false }
         if staged { throw error }
         if !isStopped { log.report("staging \(key) failed (\(error)); uploading it directly") }
-        try base.put(key, data)
+        try base.put(key, parts: parts)
     }
 
     public func get(_ key: String, offset: Int, length: Int?) throws -> [UInt8] {

@@ -27,9 +27,15 @@ extension ChunkStore {
             let index = position / layout.blockSize
             let within = position - index * layout.blockSize
             let blockLength = layout.blockLength(ofSliceSize: Int(size), index: index)
-            if random, rangedReads, !cache.contains(layout.key(slice: id, index: index, length: blockLength)) {
+            if random, rangedReads, case let key = layout.key(slice: id, index: index, length: blockLength),
+               !cache.contains(key) {
+                if let pool = randomPrefetches {
+                    // JuiceFS's --prefetch: the block is likely read again nearby; fetch it whole
+                    // in the background (a hint, dropped when the pool is busy).
+                    background(key: key, length: blockLength, pool: pool, counter: OperationStats.randomPrefetch)
+                }
                 let n = min(length - done, blockLength - within)
-                let part = try range(of: layout.key(slice: id, index: index, length: blockLength), at: within, length: n)
+                let part = try range(of: key, at: within, length: n)
                 part.withUnsafeBytes { (buffer.baseAddress! + done).copyMemory(from: $0.baseAddress!, byteCount: n) }
                 done += n
                 continue
@@ -64,15 +70,40 @@ extension ChunkStore {
     }
 
     /// Starts fetching block `blockIndex` of slice `id` into the cache in the background, unless
-    /// it is cached or being fetched already. Only a hint: dropped when too many prefetches wait.
+    /// it is cached or being fetched already (read-ahead). Only a hint: dropped when too many
+    /// prefetches wait, or while blocks fetched ahead and not yet read fill half the cache.
     public func prefetch(slice id: SliceID, size: UInt32, blockIndex: Int) {
         guard blockIndex >= 0, blockIndex < layout.blockCount(ofSliceSize: Int(size)) else { return }
         let length = layout.blockLength(ofSliceSize: Int(size), index: blockIndex)
         let key = layout.key(slice: id, index: blockIndex, length: length)
         if cache.contains(key) { return }
+        guard admitReadAhead(key) else { return }
+        background(key: key, length: length, pool: prefetches, counter: OperationStats.readAhead)
+    }
+
+    /// Whether read-ahead may fetch `key` now; if so, it counts as unread until a reader takes
+    /// it from the cache (or it leaves the cache).
+    private func admitReadAhead(_ key: String) -> Bool {
+        let limit = cache.capacity / 2 / layout.blockSize
+        guard limit > 0 else { return false }  // a cache this small could not keep it anyway
+        return readAheadUnread.withLock { unread in
+            if unread.contains(key) { return true }
+            if unread.count >= limit {
+                // Blocks evicted or removed before anyone read them no longer hold room.
+                unread = unread.filter { k in cache.contains(k) || flights.withLock { $0[k] != nil } }
+            }
+            guard unread.count < limit else { return false }
+            unread.insert(key)
+            return true
+        }
+    }
+
+    /// Fetches `key` whole into the cache on `pool`, unless it is cached or being fetched.
+    private func background(key: String, length: Int, pool: WorkerPool, counter: OperationCounter) {
+        if cache.contains(key) { return }
         guard let flight = lead(key) else { return }
-        let submitted = prefetches.submit { [self] in
-            _ = fetch(key: key, length: length, flight: flight)
+        let submitted = pool.submit { [self] in
+            counter.time { _ = fetch(key: key, length: length, flight: flight) }
         }
         if !submitted {
             // Readers who joined the flight meanwhile go and fetch for themselves.
@@ -87,7 +118,10 @@ extension ChunkStore {
         let length = layout.blockLength(ofSliceSize: size, index: index)
         let key = layout.key(slice: id, index: index, length: length)
         while true {
-            if let data = cache.get(key) { return data }
+            if let data = cache.get(key) {
+                readAheadUnread.withLock { if !$0.isEmpty { _ = $0.remove(key) } }
+                return data
+            }
             let outcome: Flight.Outcome
             if let flight = lead(key) {
                 // A fetch that finished between our cache miss and taking the lead filled it.
@@ -103,7 +137,9 @@ extension ChunkStore {
                 continue  // the other fetch ended between our two looks: check the cache again
             }
             switch outcome {
-            case .data(let data): return data
+            case .data(let data):
+                readAheadUnread.withLock { if !$0.isEmpty { _ = $0.remove(key) } }
+                return data
             case .failed: throw Errno.ioError
             case .abandoned: continue
             }

@@ -14,8 +14,13 @@ public struct ChunkConfig: Sendable, Hashable {
     public var memoryCacheBytes: Int
     /// The write-buffer level above which `waitForBufferSpace` makes writers wait.
     public var bufferBytes: Int
-    /// How many prefetches run at once; further requests queue, up to `maxQueuedPrefetches`.
+    /// How many read-ahead fetches run at once; further requests queue, up to `maxQueuedPrefetches`.
     public var maxPrefetches: Int
+    /// How many whole-block fetches triggered by random reads run at once (`--prefetch`):
+    /// a random read of a block that is not cached gets its bytes by a ranged read and starts
+    /// a background fetch of the whole block, so later reads of that block hit the cache.
+    /// 0 disables them.
+    public var randomPrefetches: Int
     /// Prefetch requests beyond this many waiting are dropped (they are only hints).
     public var maxQueuedPrefetches: Int
     /// How many times a block put is tried before the slice fails.
@@ -28,8 +33,9 @@ public struct ChunkConfig: Sendable, Hashable {
 
     public init(volume: String, blockSize: Int = Layout.defaultBlockSize, maxUploads: Int = 20,
                 memoryCacheBytes: Int = 256 << 20, bufferBytes: Int = 300 << 20,
-                maxPrefetches: Int = 4, maxQueuedPrefetches: Int = 64,
-                uploadAttempts: Int = 4, retryDelay: Double = 0.1, bufferPoolBytes: Int = 64 << 20) {
+                maxPrefetches: Int = 8, maxQueuedPrefetches: Int = 64,
+                uploadAttempts: Int = 4, retryDelay: Double = 0.1, bufferPoolBytes: Int = 64 << 20,
+                randomPrefetches: Int = 0) {
         self.volume = volume
         self.blockSize = blockSize
         self.maxUploads = maxUploads
@@ -37,6 +43,7 @@ public struct ChunkConfig: Sendable, Hashable {
         self.bufferBytes = bufferBytes
         self.maxPrefetches = maxPrefetches
         self.maxQueuedPrefetches = maxQueuedPrefetches
+        self.randomPrefetches = randomPrefetches
         self.uploadAttempts = uploadAttempts
         self.retryDelay = retryDelay
         self.bufferPoolBytes = bufferPoolBytes
@@ -60,6 +67,12 @@ public final class ChunkStore: Sendable {
 
     let uploads: WorkerPool
     let prefetches: WorkerPool
+    /// Threads of the whole-block fetches after random reads; nil when disabled.
+    let randomPrefetches: WorkerPool?
+    /// Blocks fetched by read-ahead that no reader has read yet. Read-ahead pauses while they
+    /// would fill half the cache: with several sequential readers, blocks fetched ahead would
+    /// otherwise evict each other before their readers get to them (and be fetched twice).
+    let readAheadUnread = Locked<Set<String>>([])
     let buffers = BufferGauge()
     let pool: BlockBufferPool
     /// Fetches under way by key, so concurrent readers of a block share one get.
@@ -80,12 +93,17 @@ public final class ChunkStore: Sendable {
         uploads = WorkerPool(name: "sluice-upload", maxThreads: config.maxUploads)
         prefetches = WorkerPool(name: "sluice-prefetch", maxThreads: config.maxPrefetches,
                                 maxQueued: config.maxQueuedPrefetches)
+        randomPrefetches = config.randomPrefetches > 0
+            ? WorkerPool(name: "sluice-prefetch-random", maxThreads: config.randomPrefetches,
+                         maxQueued: config.randomPrefetches)
+            : nil
     }
 
     deinit {
         // Writers hold the store, so no upload can still need these threads.
         uploads.shutdown()
         prefetches.shutdown()
+        randomPrefetches?.shutdown()
     }
 
     /// A writer for the new slice `id`, whose data starts at offset 0 of the slice.

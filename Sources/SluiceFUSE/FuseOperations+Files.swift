@@ -156,7 +156,9 @@ final class ReadBuffers: Sendable {
     func give(_ buffer: UnsafeMutableRawBufferPointer) {
         guard buffer.count == Self.standardSize else { return buffer.deallocate() }
         let kept = free.withLock { list -> Bool in
-            guard list.count < 64 else { return false }
+            // Enough for the requests the kernel's read-ahead keeps in flight; more would only
+            // keep idle megabytes resident after a burst.
+            guard list.count < 16 else { return false }
             list.append(buffer)
             return true
         }

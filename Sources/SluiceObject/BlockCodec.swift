@@ -49,20 +49,27 @@ public enum BlockCodec {
     public static func payloadStart(rawLength length: Int) -> Int { headerSize + 4 * segments(length) }
 
     public static func encode(_ raw: [UInt8], compression: Compression) -> [UInt8] {
+        let parts = encodeParts(raw, compression: compression)
+        return parts.count == 1 ? parts[0] : Array(parts.joined())
+    }
+
+    /// The stored form of `raw` as parts to be stored one after the other: one part when
+    /// compressed; for an uncompressed block the header with the segment table, then `raw`
+    /// itself (the same array, not a copy: see `ObjectStore.put(_:parts:)`).
+    public static func encodeParts(_ raw: [UInt8], compression: Compression) -> [[UInt8]] {
         if compression != .none, raw.count > 64, let packed = compress(raw, compression) {
             var out: [UInt8] = []
             out.reserveCapacity(headerSize + packed.count)
             appendHeader(&out, codec: compression.code, flags: 0, length: raw.count, crc: checksum(raw[...]))
             out.append(contentsOf: packed)
-            return out
+            return [out]
         }
         let table = segmentTable(raw[...])
-        var out: [UInt8] = []
-        out.reserveCapacity(headerSize + table.count + raw.count)
-        appendHeader(&out, codec: 0, flags: 0, length: raw.count, crc: checksum(table[...]))
-        out.append(contentsOf: table)
-        out.append(contentsOf: raw)
-        return out
+        var prefix: [UInt8] = []
+        prefix.reserveCapacity(headerSize + table.count)
+        appendHeader(&prefix, codec: 0, flags: 0, length: raw.count, crc: checksum(table[...]))
+        prefix.append(contentsOf: table)
+        return [prefix, raw]
     }
 
     /// What a stored block's header says.
@@ -91,18 +98,28 @@ public enum BlockCodec {
     /// The raw data of a stored block; `Errno.ioError` when it is damaged in any way.
     /// An encrypted block needs its cipher (`decode(_:cipher:objectKey:)`): here it is EIO.
     public static func decode(_ stored: [UInt8]) throws -> [UInt8] {
+        var data = stored
+        try decodeInPlace(&data)
+        return data
+    }
+
+    /// Replaces a stored block by its raw data. An uncompressed block is verified and then
+    /// shifted down over its header within the same storage (when `stored` is the only
+    /// reference to it): a fresh 4 MiB array per fetched block cost a page fault per page.
+    public static func decodeInPlace(_ stored: inout [UInt8]) throws {
         let h = try header(stored)
         guard !h.encrypted else { throw Errno.ioError }
         guard h.codec == 0 else {
             let raw = try decompress(stored[headerSize...], codec: h.codec, length: h.rawLength)
             guard checksum(raw[...]) == h.crc else { throw Errno.ioError }
-            return raw
+            stored = raw
+            return
         }
         let start = payloadStart(rawLength: h.rawLength)
         guard stored.count == start + h.rawLength else { throw Errno.ioError }
         let table = stored[headerSize..<start]
         guard checksum(table) == h.crc, segmentTable(stored[start...])[...] == table else { throw Errno.ioError }
-        return Array(stored[start...])
+        stored.removeSubrange(0..<start)
     }
 
     /// Verifies the segments of an uncompressed block that `data` holds: `data` is the raw data

@@ -41,8 +41,12 @@ public final class CodecStore: ObjectStore, TransformingStore {
         if cipher == nil, offset > 0 || length != nil, let part = try getRange(key, offset: offset, length: length) {
             return part
         }
-        let stored = try base.get(key, offset: 0, length: nil)
-        let raw = try cipher.map { try BlockCodec.decode(stored, cipher: $0, objectKey: key) } ?? BlockCodec.decode(stored)
+        var raw = try base.get(key, offset: 0, length: nil)
+        if let cipher {
+            raw = try BlockCodec.decode(raw, cipher: cipher, objectKey: key)
+        } else {
+            try BlockCodec.decodeInPlace(&raw)
+        }
         guard offset > 0 || (length != nil && length! < raw.count) else { return raw }
         let start = min(offset, raw.count)
         let end = length.map { min(raw.count, start + $0) } ?? raw.count
@@ -82,7 +86,7 @@ public final class CodecStore: ObjectStore, TransformingStore {
         if let cipher {
             try base.put(key, BlockCodec.encode(data, compression: compression, cipher: cipher, objectKey: key))
         } else {
-            try base.put(key, BlockCodec.encode(data, compression: compression))
+            try base.put(key, parts: BlockCodec.encodeParts(data, compression: compression))
         }
     }
 

@@ -15,6 +15,10 @@ public final class InstrumentedStore: ObjectStore {
         try OperationStats.objectPut.time { try base.put(key, data) }
     }
 
+    public func put(_ key: String, parts: [[UInt8]]) throws {
+        try OperationStats.objectPut.time { try base.put(key, parts: parts) }
+    }
+
     public func head(_ key: String) throws -> ObjectInfo? {
         try OperationStats.objectHead.time { try base.head(key) }
     }

@@ -80,6 +80,11 @@ public final class LocalStore: ObjectStore {
     // MARK: - put / delete
 
     public func put(_ key: String, _ data: [UInt8]) throws {
+        try put(key, parts: [data])
+    }
+
+    /// Writes the parts one after the other into the temporary file: no joined copy.
+    public func put(_ key: String, parts: [[UInt8]]) throws {
         let path = try self.path(of: key)
         let (dir, _) = Self.split(path)
         let temp = "\(dir)/\(Self.tempPrefix)\(getpid()).\(UInt64.random(in: 0...UInt64.max))"
@@ -99,15 +104,17 @@ public final class LocalStore: ObjectStore {
         }
         do {
             defer { close(fd) }
-            try data.withUnsafeBytes { buf in
-                var done = 0
-                while done < buf.count {
-                    let n = write(fd, buf.baseAddress! + done, buf.count - done)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw Self.failure("write", temp)
+            for data in parts {
+                try data.withUnsafeBytes { buf in
+                    var done = 0
+                    while done < buf.count {
+                        let n = write(fd, buf.baseAddress! + done, buf.count - done)
+                        if n < 0 {
+                            if errno == EINTR { continue }
+                            throw Self.failure("write", temp)
+                        }
+                        done += n
                     }
-                    done += n
                 }
             }
         }

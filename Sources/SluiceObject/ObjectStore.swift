@@ -37,6 +37,11 @@ public protocol ObjectStore: AnyObject, Sendable {
     /// Stores `data` under `key`, replacing any object there. Readers see either the old or the
     /// whole new object, never a part.
     func put(_ key: String, _ data: [UInt8]) throws
+    /// Stores the concatenation of `parts` under `key`, exactly like `put` of the joined bytes.
+    /// The codec hands a block as its small header plus the caller's data, so that a store
+    /// which can write the parts one after the other (a file) saves joining them: a 4 MiB copy
+    /// into a freshly allocated array per block. The default joins them and calls `put`.
+    func put(_ key: String, parts: [[UInt8]]) throws
     /// The object's size, or nil when it does not exist.
     func head(_ key: String) throws -> ObjectInfo?
     /// Removes the object; removing a missing object succeeds.
@@ -61,4 +66,11 @@ public protocol ObjectStore: AnyObject, Sendable {
 extension ObjectStore {
     public func dropCachedCopy(_ key: String) -> Bool { false }
     public func warm(_ key: String) throws -> Bool { false }
+}
+
+extension ObjectStore {
+    public func put(_ key: String, parts: [[UInt8]]) throws {
+        if parts.count == 1 { return try put(key, parts[0]) }
+        try put(key, Array(parts.joined()))
+    }
 }

@@ -111,9 +111,14 @@ extension VFS {
     /// A reader that continues where it stopped gets the next blocks fetched in the background.
     private func readAhead(_ handle: FileHandle, offset: UInt64, length: Int, fileSize: UInt64) {
         let end = offset + UInt64(length)
+        // A big read near where the last one ended counts too: the kernel's read-ahead sends
+        // several requests at once, which reach us slightly out of order, and requiring an exact
+        // match left many of them without read-ahead. (Small reads must match exactly, or a
+        // random reader would now and then set off a whole window of fetches.)
         let sequential = handle.lock.withLock { last -> Bool in
             defer { last = end }
-            return last == offset
+            if last == offset { return true }
+            return last != .max && length >= 128 << 10 && (offset > last ? offset - last : last - offset) <= 4 << 20
         }
         guard sequential, config.readAheadBlocks > 0, end < fileSize else { return }
         let blockSize = UInt64(settings.blockSize)

@@ -37,6 +37,7 @@ public final class VFS: Sendable {
         chunkConfig.bufferBytes = config.bufferSize
         chunkConfig.memoryCacheBytes = config.memoryCacheSize
         chunkConfig.maxUploads = config.maxUploads
+        chunkConfig.randomPrefetches = config.prefetch
         chunks = ChunkStore(store: store, config: chunkConfig)
         worker = BackgroundWorker(meta: meta, chunks: chunks, sessionTimeout: config.sessionTimeout)
     }

@@ -18,8 +18,12 @@ public struct VFSConfig: Sendable {
     public var memoryCacheSize = 64 << 20
     /// A chunk with more slices than this is compacted in the background.
     public var compactionThreshold = 100
-    /// Blocks to fetch ahead of a sequential reader.
-    public var readAheadBlocks = 4
+    /// Blocks to fetch ahead of a sequential reader (all readers together never more than half
+    /// the memory cache: see `ChunkStore.prefetch`).
+    public var readAheadBlocks = 8
+    /// Whole-block background fetches after random reads that may run at once (0: none);
+    /// see `ChunkConfig.randomPrefetches`.
+    public var prefetch = 0
     /// When reads update atime.
     public var atimeMode: AtimeMode = .relatime
     /// Seconds without a heartbeat after which another client's session is cleaned up.

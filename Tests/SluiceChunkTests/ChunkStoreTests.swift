@@ -285,6 +285,63 @@ final class ChunkStoreTests: XCTestCase {
         XCTAssertEqual(store.gets, 1, "cached blocks are not fetched again")
     }
 
+    func testRandomReadPrefetchesWholeBlock() throws {
+        let store = InstrumentedStore()
+        let data = randomBytes(3000, seed: 92)
+        _ = try writeSlice(ChunkStore(store: store, config: config(blockSize: 1000)), id: SliceID(15), data: data, seed: 93)
+        let key = BlockLayout(volume: "vol", blockSize: 1000).key(slice: SliceID(15), index: 1, length: 1000)
+        for prefetch in [0, 1] {
+            var cfg = config(blockSize: 1000)
+            cfg.randomPrefetches = prefetch
+            let chunks = ChunkStore(store: store, config: cfg)
+            let before = store.gets
+            var out = [UInt8](repeating: 0, count: 10)
+            try out.withUnsafeMutableBytes {
+                try chunks.read(slice: SliceID(15), size: 3000, sliceOffset: 1500, length: 10, into: $0, random: true)
+            }
+            XCTAssertEqual(out, Array(data[1500..<1510]))
+            if prefetch == 0 {
+                XCTAssertFalse(chunks.cache.contains(key), "no prefetch: the ranged read caches nothing")
+                continue
+            }
+            // The ranged read plus one background fetch of the whole block, which lands in the cache.
+            let deadline = monotonicNanoseconds() + 5_000_000_000
+            while !chunks.cache.contains(key), monotonicNanoseconds() < deadline { usleep(1000) }
+            XCTAssertTrue(chunks.cache.contains(key), "the whole block was fetched in the background")
+            let afterPrefetch = store.gets
+            XCTAssertGreaterThan(afterPrefetch, before + 1)
+            try out.withUnsafeMutableBytes {
+                try chunks.read(slice: SliceID(15), size: 3000, sliceOffset: 1900, length: 10, into: $0, random: true)
+            }
+            XCTAssertEqual(out, Array(data[1900..<1910]))
+            XCTAssertEqual(store.gets, afterPrefetch, "a later random read of the block hits the cache")
+        }
+    }
+
+    func testReadAheadStaysWithinHalfTheCache() throws {
+        let store = InstrumentedStore()
+        let data = randomBytes(8000, seed: 94)
+        _ = try writeSlice(ChunkStore(store: store, config: config(blockSize: 1000)), id: SliceID(16), data: data, seed: 95)
+        var cfg = config(blockSize: 1000)
+        cfg.memoryCacheBytes = 4000  // read-ahead may hold 2 unread blocks
+        let chunks = ChunkStore(store: store, config: cfg)
+        let before = store.gets
+        for b in 0..<8 { chunks.prefetch(slice: SliceID(16), size: 8000, blockIndex: b) }
+        let layout = chunks.layout
+        let deadline = monotonicNanoseconds() + 5_000_000_000
+        while chunks.cache.count < 2, monotonicNanoseconds() < deadline { usleep(1000) }
+        XCTAssertEqual(store.gets - before, 2, "only two blocks fetched ahead")
+        XCTAssertTrue(chunks.cache.contains(layout.key(slice: SliceID(16), index: 0, length: 1000)))
+        // Reading a block fetched ahead frees its room: the next prefetch is admitted.
+        var out = [UInt8](repeating: 0, count: 1000)
+        try out.withUnsafeMutableBytes { try chunks.read(slice: SliceID(16), size: 8000, sliceOffset: 0, length: 1000, into: $0) }
+        XCTAssertEqual(out, Array(data[0..<1000]))
+        chunks.prefetch(slice: SliceID(16), size: 8000, blockIndex: 2)
+        let key2 = layout.key(slice: SliceID(16), index: 2, length: 1000)
+        while !chunks.cache.contains(key2), monotonicNanoseconds() < deadline { usleep(1000) }
+        XCTAssertTrue(chunks.cache.contains(key2))
+    }
+
     func testBackPressure() throws {
         let store = InstrumentedStore()
         store.settings.withLock { $0.putDelay = 0.05 }

@@ -84,4 +84,28 @@ final class BlockCodecTests: XCTestCase {
             XCTAssertThrowsError(try store.get("k", offset: 0, length: nil)) { XCTAssertEqual($0 as? Errno, .ioError) }
         }
     }
+
+    func testPartsAreTheEncodingAndFilesGetThemUncopied() throws {
+        for c in Compression.allCases {
+            for data in [[], [7], compressible(1 << 20), random(300_000)] as [[UInt8]] {
+                let parts = BlockCodec.encodeParts(data, compression: c)
+                XCTAssertEqual(Array(parts.joined()), BlockCodec.encode(data, compression: c), "\(c) \(data.count)")
+            }
+        }
+        // An uncompressed block is the header and table, then the caller's array itself.
+        let raw = random(200_000)
+        let parts = BlockCodec.encodeParts(raw, compression: .none)
+        XCTAssertEqual(parts.count, 2)
+        XCTAssertEqual(parts[1], raw)
+        // A file store writes the parts one after the other: the file is the whole encoding.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("parts-\(UInt64.random(in: 0...UInt64.max))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let local = LocalStore(root: dir)
+        let store = CodecStore(local, compression: .none)
+        try store.put("v/k", raw)
+        XCTAssertEqual(try local.get("v/k", offset: 0, length: nil), BlockCodec.encode(raw, compression: .none))
+        XCTAssertEqual(try store.get("v/k", offset: 0, length: nil), raw)
+        XCTAssertEqual(try store.get("v/k", offset: 70_000, length: 5), Array(raw[70_000..<70_005]))
+    }
 }

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import SluiceBase
 import SluiceObject
+import SluiceTestSupport
 @testable import SluiceVFS
 
 /// A store with a "local cache" of its own: `warm` records the keys it was asked to hold.
