@@ -120,21 +120,7 @@ enum CacheFile {
     }
 
     private static func readAt(_ fd: Int32, offset: Int, count: Int, path: String) throws(Failure) -> [UInt8] {
-        var code: Int32 = 0
-        let out = [UInt8](unsafeUninitializedCapacity: max(0, count)) { buf, n in
-            var done = 0
-            while done < buf.count {
-                let got = pread(fd, buf.baseAddress! + done, buf.count - done, off_t(offset + done))
-                if got < 0 {
-                    if errno == EINTR { continue }
-                    code = errno
-                    break
-                }
-                if got == 0 { break }
-                done += got
-            }
-            n = done
-        }
+        let (out, code) = FileRead.range(fd, offset: offset, count: count)
         if code != 0 {
             errno = code
             throw failure("read", path)

@@ -148,21 +148,7 @@ final class StagingArea: Sendable {
         let start = min(max(0, offset), size)
         let end = length.map { min(size, start + max(0, $0)) } ?? size
         if end <= start { return [] }
-        var failed: Int32 = 0
-        let out = [UInt8](unsafeUninitializedCapacity: end - start) { buf, count in
-            var done = 0
-            while done < buf.count {
-                let n = pread(fd, buf.baseAddress! + done, buf.count - done, off_t(start + done))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    failed = errno
-                    break
-                }
-                if n == 0 { break }
-                done += n
-            }
-            count = done
-        }
+        let (out, failed) = FileRead.range(fd, offset: start, count: end - start)
         if failed != 0 {
             errno = failed
             throw Self.failure("read", path)
