@@ -120,7 +120,7 @@ enum CacheFile {
     }
 
     private static func readAt(_ fd: Int32, offset: Int, count: Int, path: String) throws(Failure) -> [UInt8] {
-        let (out, code) = FileRead.range(fd, offset: offset, count: count)
+        let (out, code) = FileIO.range(fd, offset: offset, count: count)
         if code != 0 {
             errno = code
             throw failure("read", path)
@@ -152,19 +152,7 @@ enum CacheFile {
     }
 
     private static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(Failure) {
-        var code: Int32 = 0
-        bytes.withUnsafeBytes { buf in
-            var done = 0
-            while done < buf.count {
-                let n = Glibc.write(fd, buf.baseAddress! + done, buf.count - done)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    code = errno
-                    return
-                }
-                done += n
-            }
-        }
+        let code = FileIO.writeAll(fd, [bytes])
         if code != 0 {
             errno = code
             throw failure("write", path)

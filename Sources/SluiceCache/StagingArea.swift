@@ -61,18 +61,10 @@ final class StagingArea: Sendable {
             close(fd)
             if !ok { unlink(temp) }
         }
-        for data in parts {
-            try data.withUnsafeBytes { buf in
-                var done = 0
-                while done < buf.count {
-                    let n = write(fd, buf.baseAddress! + done, buf.count - done)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw Self.failure("write", temp)
-                    }
-                    done += n
-                }
-            }
+        let failed = FileIO.writeAll(fd, parts)
+        if failed != 0 {
+            errno = failed
+            throw Self.failure("write", temp)
         }
         // The data must be on disk before the name points at it: after a crash a staged file
         // is uploaded as it is, so it must never be short.
@@ -148,7 +140,7 @@ final class StagingArea: Sendable {
         let start = min(max(0, offset), size)
         let end = length.map { min(size, start + max(0, $0)) } ?? size
         if end <= start { return [] }
-        let (out, failed) = FileRead.range(fd, offset: start, count: end - start)
+        let (out, failed) = FileIO.range(fd, offset: start, count: end - start)
         if failed != 0 {
             errno = failed
             throw Self.failure("read", path)

@@ -44,7 +44,7 @@ public final class LocalStore: ObjectStore {
         let end = length.map { min(size, start + max(0, $0)) } ?? size
         if end <= start { return [] }
         // A short result means the file shrank under us: return what exists.
-        let (out, failed) = FileRead.range(fd, offset: start, count: end - start)
+        let (out, failed) = FileIO.range(fd, offset: start, count: end - start)
         if failed != 0 {
             errno = failed
             throw Self.failure("read", path)
@@ -90,18 +90,10 @@ public final class LocalStore: ObjectStore {
         }
         do {
             defer { close(fd) }
-            for data in parts {
-                try data.withUnsafeBytes { buf in
-                    var done = 0
-                    while done < buf.count {
-                        let n = write(fd, buf.baseAddress! + done, buf.count - done)
-                        if n < 0 {
-                            if errno == EINTR { continue }
-                            throw Self.failure("write", temp)
-                        }
-                        done += n
-                    }
-                }
+            let failed = FileIO.writeAll(fd, parts)
+            if failed != 0 {
+                errno = failed
+                throw Self.failure("write", temp)
             }
         }
         guard rename(temp, path) == 0 else { throw Self.failure("rename", path) }

@@ -2,8 +2,9 @@
 import Glibc
 #endif
 
-/// Positional reads of whole ranges, for the stores that keep objects in local files.
-public enum FileRead {
+/// Whole-range reads and writes of file descriptors, retried on EINTR, for the stores that keep
+/// objects in local files.
+public enum FileIO {
     /// Up to `count` bytes of `fd` from `offset`, filled straight by pread(2) (no zeroing pass
     /// over what may be a 4 MiB block) and retried on EINTR. Fewer bytes come back only at the
     /// end of the file; on a failed read, `error` is its errno and `bytes` what came before it.
@@ -24,5 +25,26 @@ public enum FileRead {
             filled = done
         }
         return (bytes, failed)
+    }
+
+    /// Writes all of `parts`, one after the other, at the file's position. 0, or the errno of
+    /// the write that failed.
+    public static func writeAll(_ fd: Int32, _ parts: [[UInt8]]) -> Int32 {
+        for part in parts {
+            let failed: Int32 = part.withUnsafeBytes { buf in
+                var done = 0
+                while done < buf.count {
+                    let n = write(fd, buf.baseAddress! + done, buf.count - done)
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        return errno
+                    }
+                    done += n
+                }
+                return 0
+            }
+            if failed != 0 { return failed }
+        }
+        return 0
     }
 }
