@@ -90,7 +90,7 @@ final class MemoryTransaction: KVTransaction {
     private let store: MemoryStore
     private let writable: Bool
     /// Changes not yet applied: a value to set, or nil for a deletion.
-    private var pending: [[UInt8]: [UInt8]?] = [:]
+    private var pending = WriteOverlay()
     private var finished = false
 
     init(store: MemoryStore, writable: Bool) {
@@ -101,10 +101,10 @@ final class MemoryTransaction: KVTransaction {
     func finish() { finished = true }
 
     func apply() {
-        for (key, value) in pending {
+        for (key, value) in pending.changes {
             if let value { store.set(key, value) } else { store.delete(key) }
         }
-        pending.removeAll()
+        pending = WriteOverlay()
     }
 
     private func checkUsable(writing: Bool) throws {
@@ -121,12 +121,12 @@ final class MemoryTransaction: KVTransaction {
 
     func set(_ key: [UInt8], _ value: [UInt8]) throws {
         try checkUsable(writing: true)
-        pending[key] = .some(value)
+        pending.set(key, value)
     }
 
     func delete(_ key: [UInt8]) throws {
         try checkUsable(writing: true)
-        pending[key] = .some(nil)
+        pending.delete(key)
     }
 
     func scan(prefix: [UInt8], after: [UInt8]?, limit: Int) throws -> [KVPair] {
@@ -134,31 +134,8 @@ final class MemoryTransaction: KVTransaction {
         guard limit > 0 else { return [] }
         let start = KeyBytes.scanStart(prefix: prefix, after: after)
         let end = KeyBytes.prefixEnd(prefix)
-        func inRange(_ key: [UInt8]) -> Bool { KeyBytes.inScan(key, start: start, end: end) }
         // Merge the committed keys with this transaction's own changes, which win on equal keys.
-        let overlay = pending.keys.filter(inRange).sorted { KeyBytes.compare($0, $1) < 0 }
-        var result: [KVPair] = []
-        var i = store.lowerBound(start)
-        var j = 0
-        while result.count < limit {
-            let base = i < store.keys.count && inRange(store.keys[i]) ? store.keys[i] : nil
-            let mine = j < overlay.count ? overlay[j] : nil
-            let key: [UInt8]
-            let value: [UInt8]?
-            switch (base, mine) {
-            case (nil, nil):
-                return result
-            case let (b?, m?) where KeyBytes.compare(b, m) == 0:
-                key = m; value = pending[m]!; i += 1; j += 1
-            case let (b?, m?) where KeyBytes.compare(b, m) < 0:
-                key = b; value = store.get(b); i += 1
-            case let (_, m?):
-                key = m; value = pending[m]!; j += 1
-            case let (b?, nil):
-                key = b; value = store.get(b); i += 1
-            }
-            if let value { result.append(KVPair(key: key, value: value)) }
-        }
-        return result
+        let base = store.keys[store.lowerBound(start)...].lazy.prefix { KeyBytes.inScan($0, start: start, end: end) }
+        return pending.merge(base: base, mine: pending.keys(from: start, to: end), limit: limit) { store.get($0) }
     }
 }

@@ -14,7 +14,7 @@ final class PostgresTransaction: KVTransaction {
     private let session: PostgresSession
     private let table: String
     private let writable: Bool
-    private var pending: [[UInt8]: [UInt8]?] = [:]
+    private var pending = WriteOverlay()
     /// Values read from the server in this transaction (nil for absent). The snapshot does not
     /// move during the transaction and its own writes are in `pending`, so reading a key again
     /// would return the same; the server has already recorded the read for SSI.
@@ -67,12 +67,12 @@ final class PostgresTransaction: KVTransaction {
 
     func set(_ key: [UInt8], _ value: [UInt8]) throws {
         try checkUsable(writing: true)
-        pending[key] = .some(value)
+        pending.set(key, value)
     }
 
     func delete(_ key: [UInt8]) throws {
         try checkUsable(writing: true)
-        pending[key] = .some(nil)
+        pending.delete(key)
     }
 
     func scan(prefix: [UInt8], after: [UInt8]?, limit: Int) throws -> [KVPair] {
@@ -80,8 +80,7 @@ final class PostgresTransaction: KVTransaction {
         guard limit > 0 else { return [] }
         let start = KeyBytes.scanStart(prefix: prefix, after: after)
         let end = KeyBytes.prefixEnd(prefix)
-        func inRange(_ key: [UInt8]) -> Bool { KeyBytes.inScan(key, start: start, end: end) }
-        let overlay = pending.filter { inRange($0.key) }
+        let overlay = pending.keys(from: start, to: end)
         // Every buffered key in range may hide (deletion) or duplicate (set) one stored row, so
         // fetching that many more rows than asked for still leaves `limit` visible ones when
         // the range has them.
@@ -99,24 +98,12 @@ final class PostgresTransaction: KVTransaction {
         var stored: [KVPair] = []
         for row in try run(sql, binds) {
             let (k, v) = try row.decode((ByteBuffer, ByteBuffer).self)
-            let key = decodeBytes(k)
-            if overlay[key] == nil { stored.append(KVPair(key: key, value: decodeBytes(v))) }
+            stored.append(KVPair(key: decodeBytes(k), value: decodeBytes(v)))
         }
         guard !overlay.isEmpty else { return Array(stored.prefix(limit)) }
-        // Merge the stored rows (already in order) with the buffered sets, which win.
-        let mine = overlay.compactMap { key, value in value.map { KVPair(key: key, value: $0) } }
-            .sorted { KeyBytes.compare($0.key, $1.key) < 0 }
-        var merged: [KVPair] = []
-        merged.reserveCapacity(min(limit, stored.count + mine.count))
-        var i = 0, j = 0
-        while merged.count < limit && (i < stored.count || j < mine.count) {
-            if j == mine.count || (i < stored.count && KeyBytes.compare(stored[i].key, mine[j].key) < 0) {
-                merged.append(stored[i]); i += 1
-            } else {
-                merged.append(mine[j]); j += 1
-            }
-        }
-        return merged
+        // Merge the stored rows (already in order) with the buffered changes, which win.
+        let values = Dictionary(stored.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
+        return pending.merge(base: stored.lazy.map(\.key), mine: overlay, limit: limit) { values[$0] }
     }
 
     // MARK: Engine side
@@ -132,7 +119,7 @@ final class PostgresTransaction: KVTransaction {
             var deleted: [ByteBuffer] = []
             var keys: [ByteBuffer] = []
             var values: [ByteBuffer] = []
-            for (key, value) in pending {
+            for (key, value) in pending.changes {
                 if let value {
                     keys.append(ByteBuffer(bytes: key))
                     values.append(ByteBuffer(bytes: value))
@@ -201,7 +188,7 @@ final class PostgresTransaction: KVTransaction {
     /// buffered changes too.
     func truncate() throws {
         try checkUsable(writing: true)
-        pending.removeAll()
+        pending = WriteOverlay()
         cache.removeAll()
         _ = try run("TRUNCATE \(table)", PostgresBindings())
     }

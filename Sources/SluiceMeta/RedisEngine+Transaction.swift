@@ -53,7 +53,7 @@ final class RedisTransaction: KVTransaction {
     private let names: RedisKeyNames
     private let writable: Bool
     /// Buffered changes: a value to set, or nil for a deletion.
-    private var pending: [[UInt8]: [UInt8]?] = [:]
+    private var pending = WriteOverlay()
     /// Values read from the server in this attempt (nil for absent); every one is watched, so
     /// reading it again needs no round trip.
     private var cache: [[UInt8]: [UInt8]?] = [:]
@@ -158,9 +158,8 @@ final class RedisTransaction: KVTransaction {
         guard limit > 0 else { return [] }
         let start = KeyBytes.scanStart(prefix: prefix, after: after)
         let end = KeyBytes.prefixEnd(prefix)
-        func inRange(_ key: [UInt8]) -> Bool { KeyBytes.inScan(key, start: start, end: end) }
         // This transaction's own changes in range, which win over the server's keys.
-        let overlay = pending.keys.filter(inRange).sorted { KeyBytes.compare($0, $1) < 0 }
+        let overlay = pending.keys(from: start, to: end)
         // Each of our deletions in range may hide one server key: fetch that many more, so
         // that `limit` survivors are among what is fetched (the page stays bounded).
         let deletions = overlay.count(where: { pending[$0]! == nil })
@@ -195,44 +194,21 @@ final class RedisTransaction: KVTransaction {
             cache[key] = .some(try recorded { try value.bulk() })
         }
 
-        // Merge the server's keys with the overlay, as MemoryEngine does.
-        var result: [KVPair] = []
-        var i = 0
-        var j = 0
-        while result.count < limit {
-            let base = i < members.count ? members[i] : nil
-            let mine = j < overlay.count ? overlay[j] : nil
-            let key: [UInt8]
-            let value: [UInt8]?
-            switch (base, mine) {
-            case (nil, nil):
-                return result
-            case let (b?, m?) where KeyBytes.compare(b, m) == 0:
-                key = m; value = pending[m]!; i += 1; j += 1
-            case let (b?, m?) where KeyBytes.compare(b, m) < 0:
-                key = b; value = cache[b]!; i += 1
-            case let (_, m?):
-                key = m; value = pending[m]!; j += 1
-            case let (b?, nil):
-                key = b; value = cache[b]!; i += 1
-            }
-            // The script reads index and values atomically, so a member without a value means
-            // a torn store; skip it as a deleted key would be.
-            if let value { result.append(KVPair(key: key, value: value)) }
-        }
-        return result
+        // The script reads index and values atomically, so a member without a value means a
+        // torn store: the merge skips it as a deleted key would be.
+        return pending.merge(base: members, mine: overlay, limit: limit) { cache[$0]! }
     }
 
     // MARK: Writes
 
     func set(_ key: [UInt8], _ value: [UInt8]) throws {
         try checkUsable(writing: true)
-        pending[key] = .some(value)
+        pending.set(key, value)
     }
 
     func delete(_ key: [UInt8]) throws {
         try checkUsable(writing: true)
-        pending[key] = .some(nil)
+        pending.delete(key)
     }
 
     // MARK: Ending
@@ -279,7 +255,7 @@ final class RedisTransaction: KVTransaction {
             var added: [[UInt8]] = [Array("ZADD".utf8), names.index]
             var deleted: [[UInt8]] = [Array("DEL".utf8)]
             var removed: [[UInt8]] = [Array("ZREM".utf8), names.index]
-            for (key, change) in pending {
+            for (key, change) in pending.changes {
                 if let value = change {
                     sets += [names.value(key), value]
                     added += [Array("0".utf8), key]
@@ -296,7 +272,7 @@ final class RedisTransaction: KVTransaction {
             // script, inside the MULTI so that the point reads' WATCHes still apply.
             var sets: [[UInt8]] = []
             var deletes: [[UInt8]] = []
-            for (key, change) in pending {
+            for (key, change) in pending.changes {
                 if let value = change { sets += [key, value] } else { deletes.append(key) }
             }
             commands.append([Self.eval, RedisScripts.commit, Array("1".utf8), names.index, names.valuePrefix]
