@@ -2,17 +2,13 @@
 FUSE for the whole session (remountable), a fresh directory per test, and the mount log
 attached to every failure."""
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from posix_helpers import Volume  # noqa: E402
+from posix_helpers import scratch_volume  # noqa: E402
 
 
 def _binary():
@@ -27,19 +23,8 @@ def _binary():
 
 @pytest.fixture(scope="session")
 def volume():
-    # Not under pytest's tmp_path: that is mode 0700, and the permission tests run as nobody.
-    base = tempfile.mkdtemp(prefix="sluice-posix-")
-    os.chmod(base, 0o755)
-    vol = Volume(_binary(), base)
-    vol.format()
-    vol.mount()
-    yield vol
-    try:
-        vol.umount()
-    finally:
-        if vol.mounted():
-            subprocess.run(["fusermount3", "-u", "-z", vol.mnt])
-        shutil.rmtree(base, ignore_errors=True)
+    with scratch_volume(_binary(), "sluice-posix-") as vol:
+        yield vol
 
 
 _counter = [0]

@@ -1,11 +1,14 @@
 """Helpers of the POSIX suite: the mounted volume, running code as another user, and the
 system calls Python's os module lacks (through ctypes)."""
+import contextlib
 import ctypes
 import ctypes.util
 import errno
 import os
 import pickle
+import shutil
 import subprocess
+import tempfile
 import time
 
 libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
@@ -64,6 +67,26 @@ class Volume:
 
     def info(self, path):
         return self.run("info", path).stdout
+
+
+@contextlib.contextmanager
+def scratch_volume(binary, prefix, format_args=()):
+    """A volume formatted and mounted in a new scratch directory, unmounted and removed after.
+    Not under pytest's tmp_path: that is mode 0700, and the permission tests run as nobody."""
+    base = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(base, 0o755)
+    vol = Volume(binary, base, format_args=format_args)
+    vol.format()
+    vol.mount()
+    try:
+        yield vol
+    finally:
+        try:
+            vol.umount()
+        finally:
+            if vol.mounted():
+                subprocess.run(["fusermount3", "-u", "-z", vol.mnt])
+            shutil.rmtree(base, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,29 +5,18 @@ import errno
 import os
 import shutil
 import subprocess
-import tempfile
 
 import pytest
 
-from posix_helpers import NOBODY, Volume, as_user, err, read_file, user_err, write_file
+from posix_helpers import NOBODY, as_user, err, read_file, scratch_volume, user_err, write_file
 
 pytestmark = pytest.mark.skipif(shutil.which("setfacl") is None, reason="setfacl/getfacl (Debian package acl) missing")
 
 
 @pytest.fixture(scope="module")
 def aclvol():
-    base = tempfile.mkdtemp(prefix="sluice-acl-")
-    os.chmod(base, 0o755)
-    vol = Volume(os.environ["SLUICE_BIN"], base, format_args=["--enable-acl"])
-    vol.format()
-    vol.mount()
-    yield vol
-    try:
-        vol.umount()
-    finally:
-        if vol.mounted():
-            subprocess.run(["fusermount3", "-u", "-z", vol.mnt])
-        shutil.rmtree(base, ignore_errors=True)
+    with scratch_volume(os.environ["SLUICE_BIN"], "sluice-acl-", format_args=["--enable-acl"]) as vol:
+        yield vol
 
 
 _counter = [0]
